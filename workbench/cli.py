@@ -1,0 +1,66 @@
+"""The ``wb`` command: one subcommand group per package, errors as one line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from workbench.errors import WorkbenchError
+from workbench.store.cli import db_app, query_app
+
+app = typer.Typer(
+    help="Security ML workbench for web traffic: store, data, features, models, reports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db_app, name="db")
+app.add_typer(query_app, name="query")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``wb`` and return its exit status.
+
+    Errors the workbench raises on purpose print one line on stderr and exit non-zero;
+    anything else is a bug and keeps its traceback.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (``sys.argv[1:]`` by default).
+
+    Returns
+    -------
+    int
+        The exit status.
+    """
+    try:
+        app(args=argv, standalone_mode=False)
+    except WorkbenchError as exc:
+        typer.echo(f"wb: error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        typer.echo("wb: interrupted", err=True)
+        return 130
+    except typer.Exit as exc:
+        return exc.exit_code
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 1
+        raise
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point: exit with :func:`main`'s status."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,126 @@
+"""Table DDL: read from ``schema/*.sql``, applied idempotently, or rewritten for a cluster.
+
+The files hold plain single-node DDL (``CREATE TABLE IF NOT EXISTS ... ENGINE = MergeTree``).
+With a cluster name, each table becomes a replicated ``<name>_local`` table on every node,
+created ``ON CLUSTER``, with a ``Distributed`` table of the original name in front, sharded
+by the key given in the file's ``-- shard by:`` line (``rand()`` when there is none).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.errors import ConfigError
+from workbench.store.identifiers import check_identifier
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
+_CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(", re.I)
+_ENGINE = re.compile(r"ENGINE\s*=\s*MergeTree(\(\))?", re.I)
+_SHARD = re.compile(r"^--\s*shard by:\s*(.+)$", re.M)
+
+
+@dataclass(frozen=True)
+class TableDDL:
+    """The DDL of one table as written in ``schema/``.
+
+    Attributes
+    ----------
+    name : str
+        Table name.
+    sql : str
+        ``CREATE TABLE IF NOT EXISTS`` statement for a single node.
+    shard_key : str
+        Sharding expression for a Distributed table.
+    """
+
+    name: str
+    sql: str
+    shard_key: str
+
+
+def load_tables(schema_dir: Path = SCHEMA_DIR) -> list[TableDDL]:
+    """Read every table's DDL, in file-name order.
+
+    Parameters
+    ----------
+    schema_dir : Path, optional
+        Folder of ``*.sql`` files.
+
+    Returns
+    -------
+    list of TableDDL
+        One entry per file.
+    """
+    tables = []
+    for path in sorted(schema_dir.glob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        match = _CREATE.search(text)
+        if not match or not _ENGINE.search(text):
+            raise ConfigError(f"{path}: expected CREATE TABLE IF NOT EXISTS ... ENGINE = MergeTree")
+        shard = _SHARD.search(text)
+        tables.append(
+            TableDDL(match.group(1), text.strip(), shard.group(1).strip() if shard else "rand()")
+        )
+    return tables
+
+
+def ddl_statements(cluster: str | None = None, schema_dir: Path = SCHEMA_DIR) -> list[str]:
+    """Return the statements that create every table.
+
+    Parameters
+    ----------
+    cluster : str, optional
+        Cluster name (``WB_CLICKHOUSE_CLUSTER``); when given, replicated local tables and
+        Distributed tables are created ``ON CLUSTER``.
+    schema_dir : Path, optional
+        Folder of ``*.sql`` files.
+
+    Returns
+    -------
+    list of str
+        Statements, safe to run again (all ``IF NOT EXISTS``).
+    """
+    tables = load_tables(schema_dir)
+    if not cluster:
+        return [t.sql for t in tables]
+    check_identifier(cluster)
+    statements = []
+    for t in tables:
+        local = f"{t.name}_local"
+        engine = (
+            f"ENGINE = ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{{database}}/{local}', "
+            "'{replica}')"
+        )
+        statements.append(
+            _ENGINE.sub(engine, _CREATE.sub(
+                f"CREATE TABLE IF NOT EXISTS {local} ON CLUSTER {cluster}\n(", t.sql, count=1
+            ), count=1)
+        )
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {t.name} ON CLUSTER {cluster} AS {local}\n"
+            f"ENGINE = Distributed({cluster}, currentDatabase(), {local}, {t.shard_key})"
+        )
+    return statements
+
+
+def apply_schema(store, cluster: str | None = None) -> list[str]:
+    """Create every table that does not exist yet.
+
+    Parameters
+    ----------
+    store : Store
+        Where to create them.
+    cluster : str, optional
+        Cluster name; see :func:`ddl_statements`.
+
+    Returns
+    -------
+    list of str
+        Names of the tables the schema defines.
+    """
+    for statement in ddl_statements(cluster):
+        store.command(statement)
+    store.forget_columns()
+    return [t.name for t in load_tables()]
