@@ -24,6 +24,9 @@ class Settings:
     ----------
     data_dir : Path
         Where the embedded store keeps its data (``WB_DATA_DIR``, default ``./.warehouse``).
+    database : str or None
+        ``WB_DATABASE``: database of the embedded store (ClickHouse's ``default`` when unset);
+        a server's database is the path of ``WB_CLICKHOUSE_URL``.
     clickhouse_url : str or None
         ``WB_CLICKHOUSE_URL``; when set, the store is a clickhouse-connect client.
     clickhouse_user : str or None
@@ -41,6 +44,7 @@ class Settings:
     """
 
     data_dir: Path
+    database: str | None
     clickhouse_url: str | None
     clickhouse_user: str | None
     clickhouse_cluster: str | None
@@ -79,6 +83,7 @@ def settings() -> Settings:
     env = os.environ
     return Settings(
         data_dir=Path(env.get("WB_DATA_DIR") or ".warehouse").resolve(),
+        database=env.get("WB_DATABASE") or None,
         clickhouse_url=env.get("WB_CLICKHOUSE_URL") or None,
         clickhouse_user=env.get("WB_CLICKHOUSE_USER") or None,
         clickhouse_cluster=env.get("WB_CLICKHOUSE_CLUSTER") or None,

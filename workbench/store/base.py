@@ -43,6 +43,9 @@ class ArrowStream:
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         return self._batches
 
+    def __del__(self) -> None:
+        self.close()
+
     def close(self) -> None:
         """Stop the stream and release the query."""
         if self._close is not None:
@@ -99,7 +102,10 @@ class Store(ABC):
 
     # -- public API -----------------------------------------------------------------------
     def query_arrow(
-        self, query: str, parameters: Mapping[str, Any] | None = None, settings: Mapping | None = None
+        self,
+        query: str,
+        parameters: Mapping[str, Any] | None = None,
+        settings: Mapping | None = None,
     ) -> pa.Table:
         """Run a query and return the result as a ``pyarrow.Table``.
 
@@ -120,7 +126,10 @@ class Store(ABC):
         return self._query_arrow(query, normalize_parameters(parameters), settings)
 
     def query_df(
-        self, query: str, parameters: Mapping[str, Any] | None = None, settings: Mapping | None = None
+        self,
+        query: str,
+        parameters: Mapping[str, Any] | None = None,
+        settings: Mapping | None = None,
     ) -> pd.DataFrame:
         """Run a query and return the result as a pandas ``DataFrame``.
 

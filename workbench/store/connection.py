@@ -10,7 +10,7 @@ from workbench.store.embedded import EmbeddedStore
 from workbench.store.schema import apply_schema
 from workbench.store.server import ServerStore
 
-_SCHEMA_APPLIED: set[str] = set()
+_SCHEMA_APPLIED: set[str] = set()  # folders and databases whose schema this process applied
 
 
 def connect(data_dir: str | None = None, ensure_schema: bool = True) -> Store:
@@ -18,7 +18,8 @@ def connect(data_dir: str | None = None, ensure_schema: bool = True) -> Store:
 
     With ``WB_CLICKHOUSE_URL`` set, a clickhouse-connect client for that server (password from
     ``WB_CLICKHOUSE_PASSWORD``); otherwise the embedded chDB store under ``WB_DATA_DIR``
-    (default ``./.warehouse``), whose schema is applied on first use.
+    (default ``./.warehouse``, database ``WB_DATABASE`` or ``default``), whose schema is
+    applied on first use.
 
     Parameters
     ----------
@@ -49,8 +50,10 @@ def connect(data_dir: str | None = None, ensure_schema: bool = True) -> Store:
             timeout_s=cfg.query_timeout_s,
             retries=cfg.connect_retries,
         )
-    store = EmbeddedStore(data_dir or cfg.data_dir, timeout_s=cfg.query_timeout_s)
-    key = str(store.path)
+    store = EmbeddedStore(
+        data_dir or cfg.data_dir, database=cfg.database, timeout_s=cfg.query_timeout_s
+    )
+    key = f"{store.path}:{store.database}"
     if ensure_schema and key not in _SCHEMA_APPLIED:
         apply_schema(store)
         _SCHEMA_APPLIED.add(key)

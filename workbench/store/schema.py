@@ -94,9 +94,13 @@ def ddl_statements(cluster: str | None = None, schema_dir: Path = SCHEMA_DIR) ->
             "'{replica}')"
         )
         statements.append(
-            _ENGINE.sub(engine, _CREATE.sub(
-                f"CREATE TABLE IF NOT EXISTS {local} ON CLUSTER {cluster}\n(", t.sql, count=1
-            ), count=1)
+            _ENGINE.sub(
+                engine,
+                _CREATE.sub(
+                    f"CREATE TABLE IF NOT EXISTS {local} ON CLUSTER {cluster}\n(", t.sql, count=1
+                ),
+                count=1,
+            )
         )
         statements.append(
             f"CREATE TABLE IF NOT EXISTS {t.name} ON CLUSTER {cluster} AS {local}\n"

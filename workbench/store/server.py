@@ -201,7 +201,7 @@ class ServerStore(Store):
             except (DatabaseError, ClickHouseError) as exc:
                 raise self._error(exc) from None
 
-        return ArrowStream(batches(), close=context.close)
+        return ArrowStream(batches(), close=context.source.close)
 
     def _insert_arrow(self, table: str, data: pa.Table) -> None:
         def insert() -> None:

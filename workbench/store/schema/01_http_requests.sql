@@ -1,7 +1,8 @@
 -- HTTP requests, Cloudflare Logpush `http_requests` field names and meanings.
 -- shard by: cityHash64(ClientIP)
 -- Extensions beyond Logpush: RequestBody (raw request body where a source has one),
--- Source (where the row came from), and ground truth `label`, `actor`, `campaign`.
+-- Source (where the row came from), and ground truth `label`, `actor`, `campaign`,
+-- `attack_class` ('' for clean requests, else sqli / xss / traversal / cmdi).
 CREATE TABLE IF NOT EXISTS http_requests
 (
     RayID                   String,
@@ -39,7 +40,8 @@ CREATE TABLE IF NOT EXISTS http_requests
     Source                  String,
     label                   LowCardinality(String),
     actor                   LowCardinality(String),
-    campaign                String
+    campaign                String,
+    attack_class            LowCardinality(String)
 )
 ENGINE = MergeTree
 PARTITION BY toDate(EdgeStartTimestamp)

@@ -1,0 +1,1 @@
+"""Test support shared by the workbench test suite (servers, fixtures' building blocks)."""
