@@ -4,10 +4,11 @@ peak memory of streaming the whole table against loading it at once.
     python bench/store_bench.py [--rows 5000000] [--out bench/out/store.json]
 
 The server backend is clickhouse-connect over real HTTP to the chDB-backed ClickHouse HTTP
-interface in ``tests/support`` (no ClickHouse server can be installed on these machines), so
-its figures include the HTTP round trip, compression and the Arrow wire format.
-Each memory figure comes from its own subprocess (peak RSS minus RSS before the query), so
-one measurement's peak cannot hide in another's.
+interface of ``tests/support`` running in its own process (no ClickHouse server can be
+installed on these machines), so its figures include the HTTP round trip, compression and the
+Arrow wire format, with the server's work on the same 2 cores.
+Each memory figure comes from its own subprocess (peak RSS sampled every 5 ms during the
+query, minus RSS before it), so one measurement's peak cannot hide in another's.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -104,6 +105,15 @@ def measure_memory(args: argparse.Namespace) -> None:
         store = ServerStore(args.url, password=PASSWORD, user=USER)
     store.query_df("SELECT 1")  # warm the connection
     before = rss_mb()
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:  # ru_maxrss would include peaks from imports, so sample instead
+        while not done.wait(0.005):
+            peak[0] = max(peak[0], rss_mb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     rows = 0
     started = time.perf_counter()
     if args.measure == "stream":
@@ -114,8 +124,10 @@ def measure_memory(args: argparse.Namespace) -> None:
         frame = store.query_df(SELECT)
         rows = len(frame)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak - before}))
+    done.set()
+    sampler.join()
+    peak[0] = max(peak[0], rss_mb())
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak[0] - before}))
 
 
 def child(measure: str, backend: str, data_dir: str, url: str) -> dict:
@@ -165,14 +177,13 @@ def main() -> None:
         measure_memory(args)
         return
 
-    from tests.support.chdb_http import ChdbHttpServer
+    from tests.support.chdb_http import ChdbHttpServerProcess
     from workbench.store import EmbeddedStore, ServerStore, apply_schema
-    from workbench.store.embedded import close_session
 
     work = Path(tempfile.mkdtemp(prefix="wb-store-bench-"))
     parquet = work / "rows.parquet"
     embedded_dir = work / "embedded"
-    server = ChdbHttpServer(str(work / "server"), user=USER, password=PASSWORD)
+    server = ChdbHttpServerProcess(str(work / "server"), user=USER, password=PASSWORD)
     server.start()
     embedded = EmbeddedStore(embedded_dir)
     apply_schema(embedded)
@@ -208,7 +219,7 @@ def main() -> None:
         results[f"{name}_pandas"] = {"seconds": t, "rows_per_s": n / t}
         del got
 
-    close_session(embedded_dir)  # the child processes open it themselves
+    embedded.close()  # the child processes open the folder themselves
     memory = {}
     for backend in ("embedded", "server"):
         for measure in ("full", "stream"):
