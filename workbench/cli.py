@@ -8,6 +8,7 @@ import typer
 
 from workbench.errors import WorkbenchError
 from workbench.store.cli import db_app, query_app
+from workbench.synth.cli import app as synth_app
 
 app = typer.Typer(
     help="Security ML workbench for web traffic: store, data, features, models, reports.",
@@ -17,6 +18,15 @@ app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(query_app, name="query")
+app.add_typer(synth_app, name="synth")
+
+
+@app.command("demo")
+def demo() -> None:
+    """Run the main job: store, sample data, and a summary of what is in it."""
+    from workbench.demo import run_demo
+
+    run_demo()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,3 +61,9 @@ class InputError(WorkbenchError):
     """Input data or an argument is malformed; the message names what and where."""
 
     exit_code = 4
+
+
+class ModelIntegrityError(WorkbenchError):
+    """A saved model folder is incomplete or a file changed since it was saved (hash check)."""
+
+    exit_code = 5

@@ -15,11 +15,13 @@ from urllib.parse import unquote, urlsplit
 import clickhouse_connect
 import pyarrow as pa
 from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, OperationalError
+from urllib3.exceptions import HTTPError
 
 from workbench.errors import (
     AuthenticationFailed,
     ConfigError,
     ConnectionFailed,
+    QueryError,
     StoreError,
 )
 from workbench.store.base import ArrowStream, Store
@@ -200,6 +202,10 @@ class ServerStore(Store):
                             yield item
             except (DatabaseError, ClickHouseError) as exc:
                 raise self._error(exc) from None
+            except (HTTPError, pa.ArrowInvalid) as exc:
+                # an error after the first rows arrives as a cut HTTP stream (urllib3
+                # ProtocolError) or an Arrow stream pyarrow cannot finish
+                raise QueryError(f"ClickHouse stream from {self._where} failed: {exc}") from None
 
         return ArrowStream(batches(), close=context.source.close)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -154,6 +156,8 @@ CITY_COUNTRY = np.array([c.country for c in CITIES], dtype=object)
 NETWORK_ASN = np.array([n.asn for n in NETWORKS], dtype=np.uint32)
 NETWORK_COUNTRY = np.array([n.country for n in NETWORKS], dtype=object)
 NETWORK_KIND = np.array([n.kind for n in NETWORKS], dtype=object)
+_PREFIX_COUNT = np.array([len(n.prefixes) for n in NETWORKS])
+_PREFIXES = np.array([[n.prefixes[i % len(n.prefixes)] for i in range(3)] for n in NETWORKS])
 
 
 def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
@@ -177,12 +181,12 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
 
 
 def cities_in(country: str) -> np.ndarray:
-    """Indices into :data:`CITIES` of the cities in ``country`` (ISO 3166 alpha-2)."""
+    """Return indices into :data:`CITIES` of the cities in ``country`` (ISO alpha-2)."""
     return np.flatnonzero(CITY_COUNTRY == country)
 
 
 def networks_in(country: str, kind: str | None = None) -> np.ndarray:
-    """Indices into :data:`NETWORKS` serving ``country``, optionally of one ``kind``."""
+    """Return indices into :data:`NETWORKS` serving ``country``, optionally of a ``kind``."""
     mask = NETWORK_COUNTRY == country
     if kind is not None:
         mask &= NETWORK_KIND == kind
@@ -201,17 +205,42 @@ def sample_ips(rng: np.random.Generator, networks: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray of str
+    pyarrow.StringArray
         Dotted-quad addresses, host part never 0 or 255.
     """
     networks = np.asarray(networks, dtype=np.int64)
     n = len(networks)
-    pick = rng.random(n)
-    host_c = rng.integers(0, 256, n)
-    host_d = rng.integers(1, 255, n)
-    out = np.empty(n, dtype=object)
-    for i in range(n):
-        prefixes = NETWORKS[networks[i]].prefixes
-        a, b = prefixes[int(pick[i] * len(prefixes))]
-        out[i] = f"{a}.{b}.{host_c[i]}.{host_d[i]}"
+    which = (rng.random(n) * _PREFIX_COUNT[networks]).astype(np.int64)
+    octets = [
+        _PREFIXES[networks, which, 0],
+        _PREFIXES[networks, which, 1],
+        rng.integers(0, 256, n),
+        rng.integers(1, 255, n),
+    ]
+    text = [pa.array(o).cast(pa.string()) for o in octets]
+    return pc.binary_join_element_wise(*text, ".")
+
+
+def choose_per_group(rng: np.random.Generator, keys: np.ndarray, pools: dict) -> np.ndarray:
+    """Draw one element of ``pools[key]`` for each key, vectorised per distinct key.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of randomness.
+    keys : numpy.ndarray
+        One key per draw.
+    pools : dict
+        Key to a non-empty 1-d array of candidates.
+
+    Returns
+    -------
+    numpy.ndarray of int
+        One candidate per key.
+    """
+    out = np.empty(len(keys), dtype=np.int64)
+    for key in np.unique(keys):
+        rows = np.flatnonzero(keys == key)
+        pool = np.asarray(pools[key])
+        out[rows] = pool[rng.integers(0, len(pool), len(rows))]
     return out
