@@ -7,6 +7,7 @@ import sys
 import typer
 
 from workbench.errors import WorkbenchError
+from workbench.ingest.cli import app as ingest_app
 from workbench.store.cli import db_app, query_app
 from workbench.synth.cli import app as synth_app
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(query_app, name="query")
 app.add_typer(synth_app, name="synth")
+app.add_typer(ingest_app, name="ingest")
 
 
 @app.command("demo")
@@ -46,24 +48,17 @@ def main(argv: list[str] | None = None) -> int:
         The exit status.
     """
     try:
-        app(args=argv, standalone_mode=False)
+        # standalone mode lets typer print usage errors its own way and exit with their code
+        app(args=argv, standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except WorkbenchError as exc:
         typer.echo(f"wb: error: {exc}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         typer.echo("wb: interrupted", err=True)
         return 130
-    except typer.Exit as exc:
-        return exc.exit_code
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 1
-        raise
     return 0
 
 
