@@ -136,8 +136,10 @@ def load_samples(store, folder: Path = SAMPLES_DIR) -> dict[str, int]:
 
 
 def main() -> int:
-    """Regenerate ``data_samples/`` and print the files with their sizes."""
-    for path in make_samples():
+    """Regenerate ``data_samples/`` (synthetic tables and ingest samples) and list the files."""
+    from workbench.ingest.samples import write_samples
+
+    for path in [*make_samples(), *write_samples()]:
         print(f"{path.relative_to(PROJECT_DIR)}: {path.stat().st_size / 2**20:.2f} MB")
     return 0
 
