@@ -19,6 +19,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
 _CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(", re.I)
 _ENGINE = re.compile(r"ENGINE\s*=\s*MergeTree(\(\))?", re.I)
 _SHARD = re.compile(r"^--\s*shard by:\s*(.+)$", re.M)
+_COLUMN = re.compile(r"^\s+([A-Za-z_][A-Za-z0-9_]*)\s+(.+?),?\s*$")
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,28 @@ def ddl_statements(cluster: str | None = None, schema_dir: Path = SCHEMA_DIR) ->
     return statements
 
 
+def table_columns(ddl: TableDDL) -> list[tuple[str, str]]:
+    """Return ``(name, type and default)`` of each column a table's DDL declares.
+
+    Parameters
+    ----------
+    ddl : TableDDL
+        One table's DDL.
+
+    Returns
+    -------
+    list of tuple
+        Column names and their declarations, in order.
+    """
+    body = ddl.sql[ddl.sql.index("(") + 1 : ddl.sql.index("\n)")]
+    return [m.groups() for line in body.splitlines() if (m := _COLUMN.match(line))]
+
+
 def apply_schema(store, cluster: str | None = None) -> list[str]:
-    """Create every table that does not exist yet.
+    """Create every table that does not exist yet, and add columns a table lacks.
+
+    Tables made by an older version of the workbench get the columns added since
+    (``ADD COLUMN IF NOT EXISTS``), so an existing warehouse keeps working.
 
     Parameters
     ----------
@@ -126,5 +147,23 @@ def apply_schema(store, cluster: str | None = None) -> list[str]:
     """
     for statement in ddl_statements(cluster):
         store.command(statement)
+    tables = load_tables()
+    on_cluster = f" ON CLUSTER {cluster}" if cluster else ""
+    for table in tables:
+        names = [f"{table.name}_local", table.name] if cluster else [table.name]
+        present = set(
+            store.query_df(
+                "SELECT name FROM system.columns WHERE database = currentDatabase() "
+                "AND table = {t:String}",
+                {"t": table.name},
+            )["name"]
+        )
+        for column, declaration in table_columns(table):
+            if column not in present:
+                for name in names:
+                    store.command(
+                        f"ALTER TABLE {name}{on_cluster} ADD COLUMN IF NOT EXISTS "
+                        f"{column} {declaration}"
+                    )
     store.forget_columns()
-    return [t.name for t in load_tables()]
+    return [t.name for t in tables]

@@ -40,7 +40,20 @@ def _positions(b: Block, sess: np.ndarray) -> np.ndarray:
 
 
 def crawl(b: Block, sess: np.ndarray) -> Rows:
-    """Generate the requests of verified crawlers and uptime monitors."""
+    """Generate the requests of verified crawlers and uptime monitors.
+
+    Parameters
+    ----------
+    b : Block
+        The block.
+    sess : numpy.ndarray
+        Block-local indices of the sessions to generate.
+
+    Returns
+    -------
+    Rows
+        ``b.rows[sess].sum()`` requests, session after session.
+    """
     sm, rng = b.site_map, b.rng
     s_row, k = b.expand(sess)
     pos, n = _positions(b, sess), len(s_row)
@@ -78,7 +91,20 @@ def crawl(b: Block, sess: np.ndarray) -> Rows:
 
 
 def scrape(b: Block, sess: np.ndarray) -> Rows:
-    """Generate scrapers sweeping products, categories, search results or prices in order."""
+    """Generate scrapers sweeping products, categories, search results or prices in order.
+
+    Parameters
+    ----------
+    b : Block
+        The block.
+    sess : numpy.ndarray
+        Block-local indices of the sessions to generate.
+
+    Returns
+    -------
+    Rows
+        ``b.rows[sess].sum()`` requests, session after session.
+    """
     sm, rng = b.site_map, b.rng
     s_row, k = b.expand(sess)
     pos, n = _positions(b, sess), len(s_row)
@@ -110,7 +136,20 @@ def scrape(b: Block, sess: np.ndarray) -> Rows:
 
 
 def stuff_credentials(b: Block, sess: np.ndarray) -> Rows:
-    """Generate credential stuffing: a few login posts per residential address."""
+    """Generate credential stuffing: a few login posts per residential address.
+
+    Parameters
+    ----------
+    b : Block
+        The block.
+    sess : numpy.ndarray
+        Block-local indices of the sessions to generate.
+
+    Returns
+    -------
+    Rows
+        ``b.rows[sess].sum()`` requests, session after session.
+    """
     rng = b.rng
     s_row, k = b.expand(sess)
     pos, n = _positions(b, sess), len(s_row)
@@ -136,7 +175,20 @@ def stuff_credentials(b: Block, sess: np.ndarray) -> Rows:
 
 
 def abuse_api(b: Block, sess: np.ndarray) -> Rows:
-    """Generate API abuse: paging through catalogue, inventory and search with a key."""
+    """Generate API abuse: paging through catalogue, inventory and search with a key.
+
+    Parameters
+    ----------
+    b : Block
+        The block.
+    sess : numpy.ndarray
+        Block-local indices of the sessions to generate.
+
+    Returns
+    -------
+    Rows
+        ``b.rows[sess].sum()`` requests, session after session.
+    """
     sm, rng = b.site_map, b.rng
     s_row, k = b.expand(sess)
     pos, n = _positions(b, sess), len(s_row)
@@ -175,7 +227,20 @@ def abuse_api(b: Block, sess: np.ndarray) -> Rows:
 
 
 def flood(b: Block, sess: np.ndarray) -> Rows:
-    """Generate layer-7 floods: very high request rates from a few addresses."""
+    """Generate layer-7 floods: very high request rates from a few addresses.
+
+    Parameters
+    ----------
+    b : Block
+        The block.
+    sess : numpy.ndarray
+        Block-local indices of the sessions to generate.
+
+    Returns
+    -------
+    Rows
+        ``b.rows[sess].sum()`` requests, session after session.
+    """
     rng = b.rng
     s_row, k = b.expand(sess)
     pos, n = _positions(b, sess), len(s_row)

@@ -192,10 +192,7 @@ def browse(b: Block, sess: np.ndarray) -> Rows:
     offset = np.where(is_page, 0, np.minimum(lead + (j - 1) * rng.uniform(3, 40, n), 950))
     t = b.fit_window(pv_t[row_pv] + offset.astype(np.int64), n_s)
     # strings: paths, queries, referers
-    cart_path = pa.array(["/api/v1/cart"])
-    path_pv = where(
-        cart, cart_path.take(pa.array(np.zeros(n_pv, np.int64))), sm.page_path.take(pa.array(page))
-    )
+    path_pv = where(cart, pa.repeat("/api/v1/cart", n_pv), sm.page_path.take(pa.array(page)))
     query_pv = page_queries(b, np.where(is_nav, page, 0))
     query_pv = where(is_nav, query_pv, pa.repeat("", n_pv))
     uri_pv = where(_nonempty(query_pv), join(path_pv, "?", query_pv), path_pv)
@@ -218,10 +215,8 @@ def browse(b: Block, sess: np.ndarray) -> Rows:
     body = _bodies(b, kind_r, s_row, cart_product[row_pv], checkout_post[row_pv])
     # status and sizes
     status = b.status(s_row)
-    first_view_cached = ~b.first[s_row] & (a < n_sh[row_pv]) & ~is_page
-    status = np.where(
-        is_page, status, np.where(first_view_cached & (rng.random(n) < 0.6), 304, 200)
-    )
+    revalidated = ~b.first[s_row] & (a < n_sh[row_pv]) & ~is_page  # shared bundle, seen before
+    status = np.where(is_page, status, np.where(revalidated & (rng.random(n) < 0.6), 304, 200))
     login_post = (kind_r == FORM) & ~checkout_post[row_pv]
     status = np.where(login_post, np.where(rng.random(n) < 0.92, 302, 401), status)
     status = np.where(kind_r == JSON, 200, status)

@@ -8,7 +8,7 @@ sizes) is filled in here, deliberately noisy: the edge is a weak, imperfect dete
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -49,7 +49,7 @@ _TYPES = {
     "EdgeStartTimestamp": _TS, "EdgeEndTimestamp": _TS, "ClientASN": pa.uint32(),
     "ClientRequestBytes": pa.uint64(), "EdgeResponseStatus": pa.uint16(),
     "OriginResponseStatus": pa.uint16(), "EdgeResponseBytes": pa.uint64(),
-    "BotScore": pa.uint8(), "WAFAttackScore": pa.uint8(), "RequestHeaders": pa.map_(_STR, _STR),
+    "BotScore": pa.uint8(), "WAFAttackScore": pa.uint8(), "RequestHeaders": pa.map_(_DICT, _DICT),
 }  # fmt: skip
 COLUMNS = (
     "RayID", "EdgeStartTimestamp", "EdgeEndTimestamp", "ClientIP", "ClientASN",
@@ -62,8 +62,13 @@ COLUMNS = (
     "WAFAttackScore", "SecurityAction", "RequestHeaders", "RequestBody", "Source", "label",
     "actor", "campaign", "attack_class",
 )  # fmt: skip
-#: Arrow schema of the generated tables: the ``http_requests`` columns in DDL order.
+#: Arrow schema of generated blocks: the ``http_requests`` columns in DDL order, the
+#: low-cardinality strings dictionary-encoded.
 SCHEMA = pa.schema([(c, _DICT if c in _DICTIONARY else _TYPES.get(c, _STR)) for c in COLUMNS])
+#: The same columns with every string plain (what ``generate_traffic`` hands out).
+PLAIN_SCHEMA = pa.schema(
+    [(c, pa.map_(_STR, _STR) if c == "RequestHeaders" else _TYPES.get(c, _STR)) for c in COLUMNS]
+)
 BOT_SCORE_SOURCES = ("Verified Bot", "Heuristics", "Machine Learning", "Behavioral Analysis")
 SECURITY_ACTIONS = ("", "block", "managedChallenge")
 _ASSETS = np.array([k in (CSS, JS, IMAGE, FONT) for k in range(N_KINDS)])
@@ -79,6 +84,27 @@ _NAMES = pa.array(HEADER_NAMES)
 _NAME_LEN = np.array([len(h) for h in HEADER_NAMES], dtype=np.int64)
 _HOST_LEN = np.array([len(h) for h in HOSTS], dtype=np.int64)
 _UA_LEN = lengths(variants().ua)
+
+
+@cache
+def _fixed_values() -> tuple[pa.Array, dict[str, np.ndarray]]:
+    """Distinct header values known up front, and where each source's values sit among them.
+
+    Sources: the header templates' values, accept-language values, sec-fetch-site values,
+    origins of the sites.
+    """
+    sources = {
+        "template": variants().header_values.to_pylist(),
+        "lang": list(LANGUAGES),
+        "fetch": list(FETCH_SITES),
+        "origin": [f"https://{h}" for h in HOSTS],
+    }
+    distinct = sorted({v for values in sources.values() for v in values})
+    where_is = {v: i for i, v in enumerate(distinct)}
+    codes = {
+        k: np.array([where_is[v] for v in values], dtype=np.int64) for k, values in sources.items()
+    }
+    return pa.array(distinct, _STR), codes
 
 
 def header_maps(b: Block, r: Rows, var: Variants) -> tuple[pa.Array, np.ndarray]:
@@ -100,7 +126,8 @@ def header_maps(b: Block, r: Rows, var: Variants) -> tuple[pa.Array, np.ndarray]
     Returns
     -------
     tuple
-        The ``map<string, string>`` array and the header bytes of each request.
+        The map array (names and values dictionary-encoded) and the header bytes of each
+        request.
     """
     n = len(r)
     v = b.variant[r.sess]
@@ -109,17 +136,18 @@ def header_maps(b: Block, r: Rows, var: Variants) -> tuple[pa.Array, np.ndarray]
     c0 = off[tmpl + 1] - off[tmpl]
     browser = var.browser[v]
     lang = b.lang[r.sess]
-    cookies = session_cookies(b.token)
-    keys = api_keys(b.token)
-    origins = join("https://", b.site_map.hosts)
-    pools = [var.header_values, pa.array(LANGUAGES), pa.array(FETCH_SITES), origins, cookies, keys]
-    base = np.cumsum([0] + [len(p) for p in pools])
+    fixed, codes = _fixed_values()
+    # cookies and keys once per distinct client of the block (dictionary values must be unique)
+    clients, client_of = np.unique(b.token, return_inverse=True)
+    values_pool = pa.concat_arrays([fixed, session_cookies(clients), api_keys(clients)])
+    cookie_base, key_base = len(fixed), len(fixed) + len(clients)
+    client = client_of[r.sess]
     dynamic = (  # (header, rows it applies to, index of its value in the value pool)
-        ("accept-language", browser & (lang >= 0), base[1] + lang),
-        ("sec-fetch-site", browser & (r.fetch_site >= 0), base[2] + r.fetch_site),
-        ("origin", browser & ((r.method == POST) | (r.kind == FONT)), base[3] + r.site),
-        ("cookie", r.cookie, base[4] + r.sess),
-        ("authorization", r.auth, base[5] + r.sess),
+        ("accept-language", browser & (lang >= 0), codes["lang"][lang]),
+        ("sec-fetch-site", browser & (r.fetch_site >= 0), codes["fetch"][r.fetch_site]),
+        ("origin", browser & ((r.method == POST) | (r.kind == FONT)), codes["origin"][r.site]),
+        ("cookie", r.cookie, cookie_base + client),
+        ("authorization", r.auth, key_base + client),
     )
     counts = c0 + sum(mask.astype(np.int64) for _, mask, _ in dynamic)
     offsets = np.zeros(n + 1, dtype=np.int64)
@@ -132,7 +160,7 @@ def header_maps(b: Block, r: Rows, var: Variants) -> tuple[pa.Array, np.ndarray]
     key_idx = np.empty(int(offsets[-1]), dtype=np.int64)
     val_idx = np.empty(int(offsets[-1]), dtype=np.int64)
     key_idx[pos] = var.header_key_ids[src]
-    val_idx[pos] = src
+    val_idx[pos] = codes["template"][src]
     slot = offsets[:-1] + c0
     for name, mask, value in dynamic:
         rows = np.flatnonzero(mask)
@@ -140,14 +168,14 @@ def header_maps(b: Block, r: Rows, var: Variants) -> tuple[pa.Array, np.ndarray]
         key_idx[at] = HEADER_NAMES.index(name)
         val_idx[at] = value[rows]
         slot[rows] += 1
-    values_pool = pa.concat_arrays(pools)
     entry_bytes = np.zeros(len(key_idx) + 1, dtype=np.int64)
     np.cumsum(_NAME_LEN[key_idx] + lengths(values_pool)[val_idx] + 4, out=entry_bytes[1:])
     size = entry_bytes[offsets[1:]] - entry_bytes[offsets[:-1]]
+    # names and values stay indices into their pools: no string is copied per request
     mapped = pa.MapArray.from_arrays(
         pa.array(offsets.astype(np.int32)),
-        _NAMES.take(pa.array(key_idx)),
-        values_pool.take(pa.array(val_idx)),
+        pa.DictionaryArray.from_arrays(pa.array(key_idx.astype(np.int32)), _NAMES),
+        pa.DictionaryArray.from_arrays(pa.array(val_idx.astype(np.int32)), values_pool),
     )
     return mapped, size.astype(np.int64)
 

@@ -42,7 +42,7 @@ class Lit(Node):
 
 
 def _repeat(text: str, n: int) -> pa.Array:
-    return pa.array([text], pa.string()).take(pa.array(np.zeros(n, dtype=np.int64)))
+    return pa.repeat(pa.scalar(text, pa.string()), n)
 
 
 class Alt(Node):

@@ -71,7 +71,7 @@ class Rows:
 
 def empty_strings(n: int) -> pa.Array:
     """Return ``n`` empty strings."""
-    return pa.array([""], pa.string()).take(pa.array(np.zeros(n, dtype=np.int64)))
+    return pa.repeat(pa.scalar("", pa.string()), n)
 
 
 def make_rows(sess: np.ndarray, t: np.ndarray, site, path: pa.Array, **kw) -> Rows:

@@ -33,7 +33,7 @@ from workbench.synth.campaigns import (
     SCRAPER,
     STUFFING,
 )  # fmt: skip
-from workbench.synth.columns import SCHEMA, build_table
+from workbench.synth.columns import PLAIN_SCHEMA, SCHEMA, build_table
 from workbench.synth.plan import Plan, make_plan
 from workbench.synth.scanners import scan
 from workbench.synth.sessions import Block, concat_rows
@@ -153,6 +153,7 @@ def generate_traffic(
     start: datetime = DEFAULT_START,
     chunk_rows: int = 500_000,
     mix: dict[str, float] | None = None,
+    dictionaries: bool = False,
 ) -> Iterator[pa.Table]:
     """Generate labelled synthetic ``http_requests`` rows, chunk by chunk.
 
@@ -170,12 +171,17 @@ def generate_traffic(
         Rows per yielded table (the last one may be shorter).
     mix : dict, optional
         Share of requests per actor family (see ``workbench.synth.DEFAULT_MIX``).
+    dictionaries : bool, default False
+        Keep low-cardinality string columns (user agent, JA4, country, labels ...)
+        dictionary-encoded, as generated: much cheaper to build and to insert (ClickHouse
+        reads them into ``String`` columns alike), but pyarrow string kernels need a cast.
+        By default they are plain strings, as the table declares them.
 
     Returns
     -------
     iterator of pyarrow.Table
-        Tables with the columns of ``http_requests`` (ground truth in ``label``, ``actor``,
-        ``campaign``, ``attack_class``); low-cardinality strings are dictionary-encoded.
+        Tables with the columns of ``http_requests`` in table order (ground truth in
+        ``label``, ``actor``, ``campaign``, ``attack_class``).
 
     Raises
     ------
@@ -184,7 +190,8 @@ def generate_traffic(
     """
     start_ms = _check(n_requests, days, seed, chunk_rows, start)
     plan = make_plan(int(n_requests), float(days), int(seed), start_ms, mix)
-    return _chunks(plan, int(seed), int(chunk_rows))
+    chunks = _chunks(plan, int(seed), int(chunk_rows))
+    return chunks if dictionaries else (t.cast(PLAIN_SCHEMA) for t in chunks)
 
 
 def _chunks(plan: Plan, seed: int, chunk_rows: int) -> Iterator[pa.Table]:
@@ -246,7 +253,7 @@ def write_traffic(
     StoreError
         When the store rejects the delete or an insert.
     """
-    chunks = generate_traffic(n_requests, days, seed, start, chunk_rows, mix)
+    chunks = generate_traffic(n_requests, days, seed, start, chunk_rows, mix, dictionaries=True)
     if replace:
         store.command(
             f"ALTER TABLE {TABLE} DELETE WHERE Source = {{source:String}}",  # noqa: S608 - constant name
