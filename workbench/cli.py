@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from workbench.detect.cli import app as alerts_app
 from workbench.errors import WorkbenchError
 from workbench.ingest.cli import app as ingest_app
 from workbench.store.cli import db_app, query_app
@@ -21,6 +22,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(query_app, name="query")
 app.add_typer(synth_app, name="synth")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(alerts_app, name="alerts")
 
 
 @app.command("demo")

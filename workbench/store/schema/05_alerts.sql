@@ -1,4 +1,6 @@
 -- Detections: one row per alert, with reasons written for a person and the features that drove it.
+-- LastSeen: last event of the detection (AlertTime is the first). Users, SourceIPs, Devices: the
+-- entities involved, which triage uses to group alerts into incidents (workbench.detect).
 CREATE TABLE IF NOT EXISTS alerts
 (
     AlertID     String,
@@ -14,7 +16,11 @@ CREATE TABLE IF NOT EXISTS alerts
     Suppressed  UInt8,
     SuppressedBy String,
     label       LowCardinality(String),
-    campaign    String
+    campaign    String,
+    LastSeen    DateTime64(3, 'UTC'),
+    Users       Array(String),
+    SourceIPs   Array(String),
+    Devices     Array(String)
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(AlertTime)
