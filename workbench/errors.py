@@ -67,3 +67,9 @@ class ModelIntegrityError(WorkbenchError):
     """A saved model folder is incomplete or a file changed since it was saved (hash check)."""
 
     exit_code = 5
+
+
+class ReportError(WorkbenchError):
+    """A report could not be run: unknown template, failed run, or a lock held too long."""
+
+    exit_code = 6
