@@ -8,6 +8,7 @@ import typer
 
 from workbench.detect.cli import app as alerts_app
 from workbench.errors import WorkbenchError
+from workbench.features.cli import app as features_app
 from workbench.ingest.cli import app as ingest_app
 from workbench.store.cli import db_app, query_app
 from workbench.synth.cli import app as synth_app
@@ -22,6 +23,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(query_app, name="query")
 app.add_typer(synth_app, name="synth")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(features_app, name="features")
 app.add_typer(alerts_app, name="alerts")
 
 
