@@ -32,7 +32,7 @@ test-fast: $(STAMP) ## Run the tests not marked slow
 
 lab: $(STAMP) ## Start JupyterLab with the project's environment as its kernel
 	$(BIN)/python -m ipykernel install --sys-prefix --name workbench --display-name "workbench (.venv)"
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .

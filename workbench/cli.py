@@ -10,6 +10,8 @@ from workbench.detect.cli import app as alerts_app
 from workbench.errors import WorkbenchError
 from workbench.features.cli import app as features_app
 from workbench.ingest.cli import app as ingest_app
+from workbench.monitor.cli import app as monitor_app
+from workbench.reporting.cli import app as report_app
 from workbench.store.cli import db_app, query_app
 from workbench.synth.cli import app as synth_app
 
@@ -25,6 +27,8 @@ app.add_typer(synth_app, name="synth")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(features_app, name="features")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(report_app, name="report")
+app.add_typer(monitor_app, name="monitor")
 
 
 @app.command("demo")

@@ -10,7 +10,8 @@
 -- default start: 1970-01-01 00:00:00.000
 -- default end: 2100-01-01 00:00:00.000
 SELECT
-    toStartOfInterval(EdgeStartTimestamp, toIntervalSecond({bucket_seconds:UInt32})) AS bucket,
+    toDateTime64(toStartOfInterval(EdgeStartTimestamp, toIntervalSecond({bucket_seconds:UInt32})), 3, 'UTC')
+        AS bucket,
     count() AS requests,
     countIf(EdgeResponseStatus < 300) AS status_2xx,
     countIf(EdgeResponseStatus >= 300 AND EdgeResponseStatus < 400) AS status_3xx,

@@ -1,0 +1,180 @@
+"""Every report template: its shape, and executed on data (embedded and server stores).
+
+The hostile-data test loads requests whose user agents, paths and fingerprints carry markup
+and script, renders the traffic overview, and opens it in headless Chromium: no script may
+run, no dialog open, no console error appear, no request leave the page, and the plotly
+figures must draw. A redacted report must contain none of the data's IPs.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.conftest import SERVER_PASSWORD, SERVER_USER, fresh_database
+from tests.notebooks import data
+from tests.support.browser import inspect_page, require_browser
+from workbench.reporting import list_templates, load_template, run_report
+from workbench.reporting.params import is_secret_name
+from workbench.reporting.templates import TEMPLATES_DIR
+from workbench.store import ServerStore, apply_schema
+from workbench.viz import plotly_js
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATES = sorted(TEMPLATES_DIR.glob("*.ipynb"))
+KEY = "notebook-test-redaction-key-42"
+#: How each template runs on the test data (parameters, plotly figures it draws). A new
+#: template adds its entry here; the hostile-data, browser and redaction tests then cover it.
+RUNS = {
+    # volume, five top lists, bot scores, statuses, countries
+    "traffic_overview": {"parameters": {**data.WINDOW, "limit": "10"}, "figures": 9},
+}
+
+
+def test_every_template_is_executed_by_these_tests():
+    assert [t.name for t in list_templates()] == [p.stem for p in TEMPLATES]
+    assert sorted(RUNS) == [p.stem for p in TEMPLATES], "add the new template to RUNS"
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
+def test_template_shape(path):
+    """One literal parameters cell, outputs stripped, and no logic of its own."""
+    template = load_template(path)  # exactly one parameters cell, literal defaults
+    assert template.description
+    assert not any(is_secret_name(name) for name in template.parameters)
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        assert cell.outputs == [] and cell.execution_count is None, (
+            "commit templates without outputs"
+        )
+        tree = ast.parse(cell.source)
+        for node in ast.walk(tree):
+            assert not isinstance(node, ast.FunctionDef | ast.ClassDef | ast.For | ast.While | ast.If
+                                  | ast.With | ast.Try | ast.Lambda), f"logic in a template: {cell.source!r}"  # fmt: skip
+        assert "connect(" not in cell.source and "chdb" not in cell.source, (
+            "open the store in workbench"
+        )
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+@pytest.fixture(scope="module")
+def hostile_server(chdb_server):
+    """A server database with a day of traffic and the hostile rows, and the kernel's settings."""
+    database = fresh_database()
+    admin = ServerStore(chdb_server.url, password=SERVER_PASSWORD, user=SERVER_USER, retries=1)
+    admin.command(f"CREATE DATABASE {database}")
+    admin.close()
+    url = f"{chdb_server.url}/{database}"
+    store = ServerStore(url, password=SERVER_PASSWORD, user=SERVER_USER, retries=2)
+    apply_schema(store)
+    loaded = data.load(store)
+    store.close()
+    env = {"WB_CLICKHOUSE_URL": url, "WB_CLICKHOUSE_USER": SERVER_USER,
+           "WB_CLICKHOUSE_PASSWORD": SERVER_PASSWORD}  # fmt: skip
+    return {"env": env, **loaded}
+
+
+def report_text(path: Path) -> str:
+    """A report's text without the plotly.js library (which is not data)."""
+    return path.read_text().replace(plotly_js(), "")
+
+
+@pytest.mark.slow
+def test_traffic_overview_on_the_embedded_store(tmp_path):
+    folder = tmp_path / "warehouse"
+    done = subprocess.run(  # noqa: S603 - fills a folder this process never opens
+        [sys.executable, "-m", "tests.notebooks.data", str(folder)],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_report("traffic_overview", {**data.WINDOW, "limit": "5"}, reports_dir=tmp_path / "reports",
+                        env={"WB_DATA_DIR": str(folder), "WB_DATABASE": "default"})  # fmt: skip
+    assert result.ok, result.record.error
+    headline = result.record.headline
+    assert headline["requests"] == loaded["rows"] == 3000
+    assert headline["distinct_ips"] == len(loaded["ips"])
+    assert 0 < headline["likely_automated_share"] < 1
+    assert result.record.context["data_first"].startswith("2026-11-01")
+    page = result.html_path.read_text()
+    assert page.count("Plotly.newPlot") == RUNS["traffic_overview"]["figures"]
+    assert not re.search(r"<script[^>]+src=", page) and "1970-01-01" not in page
+
+
+@pytest.fixture(scope="module", params=sorted(RUNS))
+def hostile_report(request, hostile_server, tmp_path_factory):
+    """Each template run once on the hostile data, for the tests below."""
+    result = run_report(request.param, RUNS[request.param]["parameters"],
+                        reports_dir=tmp_path_factory.mktemp("hostile"), env=hostile_server["env"])  # fmt: skip
+    assert result.ok, result.record.error
+    return result
+
+
+@pytest.mark.slow
+def test_hostile_strings_are_escaped_in_the_html(hostile_report):
+    page = report_text(hostile_report.html_path)
+    for payload in data.PAYLOADS:
+        assert payload not in page, payload
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page  # shown, as text
+    assert SERVER_PASSWORD not in page
+    assert SERVER_PASSWORD not in hostile_report.notebook_path.read_text()
+    assert not re.search(r"<script[^>]+src=", page)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_hostile_report_is_inert_in_a_browser(hostile_report):
+    require_browser()
+    figures = RUNS[hostile_report.record.name]["figures"]
+    seen = inspect_page(hostile_report.html_path, expect_plotly=figures)
+    assert seen.problems() == []
+    assert seen.plotly_plots == figures and seen.plotly_svgs >= figures
+    for shown in [*data.HOSTILE_UAS, *data.HOSTILE_PATHS, data.HOSTILE_JA4]:
+        assert shown in seen.text  # the reader sees the attacker's strings, as text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_redacted_report_has_none_of_the_ips(name, hostile_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("WB_REDACT_KEY", KEY)
+    result = run_report(name, RUNS[name]["parameters"], redact=True, reports_dir=tmp_path,
+                        env=hostile_server["env"])  # fmt: skip
+    assert result.ok, result.record.error
+    files = [
+        result.html_path,
+        result.notebook_path,
+        result.folder / "run.json",
+        tmp_path / "index.html",
+    ]
+    texts = {path.name: report_text(path) for path in files}
+    assert len(hostile_server["ips"]) > 100
+    for ip in [*hostile_server["ips"], "victim@example.org"]:
+        for file_name, text in texts.items():
+            assert ip not in text, (ip, file_name)
+    assert re.search(r"ip-[0-9a-f]{10}", texts[result.html_path.name])
+
+
+@pytest.mark.browser
+def test_browser_harness_catches_what_it_should(tmp_path):
+    """The harness itself: a page that misbehaves is reported."""
+    require_browser()
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        "<html><body><p>x</p><script>window.__xss = 1; alert('hi'); console.error('boom');"
+        "fetch('http://example.invalid/');</script><img src='https://example.invalid/a.png'>"
+        "<script>throw new Error('uncaught');</script></body></html>"
+    )
+    seen = inspect_page(bad)
+    assert seen.xss_flag == 1 and seen.dialogs == ["alert: hi"]
+    assert "boom" in " ".join(seen.console_errors) and "uncaught" in " ".join(seen.page_errors)
+    assert any("example.invalid" in url for url in seen.external_requests)
+    assert len(seen.problems()) >= 5
