@@ -9,8 +9,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import typer
 
+from workbench.config import settings
 from workbench.samples import load_samples
 from workbench.store import connect
 
@@ -23,13 +25,23 @@ def _step(title: str, action: Callable[[], Any]) -> Any:
     return result
 
 
+def _wb(*argv: str) -> None:
+    """Run a ``wb`` command in this process and stop the demo if it fails."""
+    from workbench.cli import main
+    from workbench.errors import WorkbenchError
+
+    code = main(list(argv))
+    if code:
+        raise WorkbenchError(f"`wb {' '.join(argv)}` failed with exit status {code}")
+
+
 def run_demo() -> dict[str, Any]:
-    """Initialise the embedded store, load the samples and print a summary.
+    """Load the samples, summarise them, detect and triage, and render the traffic report.
 
     Returns
     -------
     dict
-        What the demo produced (rows loaded, the data window).
+        What the demo produced (rows loaded, the data window, the report index).
     """
     store = _step("initialise the store", connect)
     typer.echo(f"    {store.describe()}", err=True)
@@ -58,7 +70,24 @@ def run_demo() -> dict[str, Any]:
             "FROM auth_events GROUP BY EventType ORDER BY EventType"
         ).to_string(index=False)
     )
-    typer.echo("\nTables:")
-    typer.echo(store.run("table_rows").to_string(index=False))
-    store.close()
-    return {"loaded": loaded, "window": window.to_dict("records")}
+    first = window["first_request"][0].strftime("%Y-%m-%d %H:%M:%S")
+    last = (window["last_request"][0] + pd.Timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S")
+    store.close()  # the commands and the report kernel open the store themselves
+
+    _step(
+        "detect: behaviour analytics on auth events",
+        lambda: _wb("alerts", "build", "--no-progress"),
+    )
+    _step("triage alerts into incidents", lambda: _wb("alerts", "triage"))
+    _step(
+        "render the traffic overview report",
+        lambda: _wb(
+            "report", "run", "traffic_overview", "-p", f"start={first}", "-p", f"end={last}"
+        ),
+    )
+    index = settings().reports_dir / "index.html"
+    with connect() as store:
+        typer.echo("\nTables:")
+        typer.echo(store.run("table_rows").to_string(index=False))
+    typer.echo(f"\nReports: {index}")
+    return {"loaded": loaded, "window": window.to_dict("records"), "index": str(index)}
