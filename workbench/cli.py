@@ -10,6 +10,8 @@ from workbench.detect.cli import app as alerts_app
 from workbench.errors import WorkbenchError
 from workbench.features.cli import app as features_app
 from workbench.ingest.cli import app as ingest_app
+from workbench.models.cli import score as score_command
+from workbench.models.cli import train_app
 from workbench.monitor.cli import app as monitor_app
 from workbench.reporting.cli import app as report_app
 from workbench.store.cli import db_app, query_app
@@ -29,6 +31,8 @@ app.add_typer(features_app, name="features")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(report_app, name="report")
 app.add_typer(monitor_app, name="monitor")
+app.add_typer(train_app, name="train")
+app.command("score")(score_command)
 
 
 @app.command("demo")

@@ -11,12 +11,14 @@ from tests.features.traffic import T0, make_auth_events, make_requests
 from workbench.features import (
     FEATURES,
     build_entity_features,
+    entity_features_sql,
     features_for,
     resolve_entity,
     stream_entity_features,
     write_entity_features,
 )
 from workbench.features.entity import query_settings
+from workbench.features.registry import HELPERS
 
 START, END = T0, T0 + pd.Timedelta(days=1)
 ENTITIES = ["ip", "asn", "ja4", "ja3", "user_agent", "ip_ua", "account"]
@@ -138,3 +140,19 @@ def test_settings_can_be_overridden(loaded):
         settings={"optimize_aggregation_in_order": 0, "max_threads": 2},
     )  # fmt: skip
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_user_agent_cache_only_saves_work(loaded):
+    """Without the frequent-user-agent cache every row takes the regexes: same results."""
+    store, _, _ = loaded
+    names = ["browser_ua_share", "bot_ua_share", "ua_ja4_consistency"]
+    sql = entity_features_sql("ip_ua", names)
+    no_cache = sql.replace(
+        HELPERS["_ua_cache"], "(CAST([], 'Array(String)'), CAST([], 'Array(UInt8)'))"
+    )
+    assert no_cache != sql
+    params = {"start": START, "end": END}
+    cached = store.query_df(sql, params)
+    uncached = store.query_df(no_cache, params)
+    pd.testing.assert_frame_equal(cached, uncached)
+    assert cached["bot_ua_share"].between(0, 1).all() and (cached["bot_ua_share"] > 0).any()

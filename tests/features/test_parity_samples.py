@@ -27,7 +27,10 @@ def samples(store):
     requests = store.query_df("SELECT * EXCEPT (RequestBody) FROM http_requests")
     events = store.query_df("SELECT * FROM auth_events")
     windows = {
-        "http_requests": (requests["EdgeStartTimestamp"].min(), requests["EdgeStartTimestamp"].max()),
+        "http_requests": (
+            requests["EdgeStartTimestamp"].min(),
+            requests["EdgeStartTimestamp"].max(),
+        ),
         "auth_events": (events["EventTime"].min(), events["EventTime"].max()),
     }
     return store, requests, events, windows

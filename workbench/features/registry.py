@@ -73,6 +73,10 @@ NIGHT_END_HOUR = 6
 #: Gaps shorter than this many milliseconds count as bursts.
 BURST_GAP_MS = 1000
 
+#: User agents kept in the per-query family cache, and rows sampled to choose them.
+UA_CACHE_SIZE = 20_000
+UA_CACHE_SAMPLE_ROWS = 1_000_000
+
 ASSET_PATTERN = r"(?i)\.(" + "|".join(ASSET_EXTENSIONS) + r")$"
 
 
@@ -276,28 +280,36 @@ _UA = "ClientRequestUserAgent"
 _BROWSER_CODES = ", ".join(str(UA_FAMILY_CODES[f]) for f in BROWSER_FAMILIES)
 
 
-def _ua_families_sql() -> str:
-    """Scalar subquery: ``(user agents, family codes)`` for the window's distinct user agents.
+def _window_sql() -> str:
+    return f"{_TS} >= {{start:DateTime64(3, 'UTC')}} AND {_TS} < {{end:DateTime64(3, 'UTC')}}"
 
+
+def _ua_cache_sql() -> str:
+    """Scalar subquery: ``(frequent user agents, their family codes)``, a lookup cache.
+
+    The :data:`UA_CACHE_SIZE` most frequent user agents among the first
+    :data:`UA_CACHE_SAMPLE_ROWS` rows of the window, classified once. It only saves work:
+    user agents outside it are classified by the regexes row by row, with the same result,
+    so hostile traffic with a new user agent on every request cannot make it grow.
     Built from this module's constants only; the window bounds are bound as parameters.
     """
-    window = f"{_TS} >= {{start:DateTime64(3, 'UTC')}} AND {_TS} < {{end:DateTime64(3, 'UTC')}}"
-    distinct = f"SELECT {_UA} AS ua FROM http_requests WHERE {window} GROUP BY ua"  # noqa: S608
-    return f"(SELECT (groupArray(ua), groupArray({ua_family_sql('ua')})) FROM ({distinct}))"  # noqa: S608
+    sample = (
+        f"SELECT {_UA} AS ua FROM http_requests WHERE {_window_sql()} "  # noqa: S608
+        f"LIMIT {UA_CACHE_SAMPLE_ROWS}"
+    )
+    top = f"SELECT topK({UA_CACHE_SIZE})(ua) AS k FROM ({sample})"  # noqa: S608
+    return f"(SELECT (k, arrayMap(u -> {ua_family_sql('u')}, k)) FROM ({top}))"  # noqa: S608
 
 
 def _ja4_majority_sql() -> str:
     """Scalar subquery: ``(JA4s, majority family codes)`` over the window's requests.
 
+    Grouped by (JA4, family), so its size follows the number of fingerprints only.
     Built from this module's constants only; the window bounds are bound as parameters.
     """
-    window = f"{_TS} >= {{start:DateTime64(3, 'UTC')}} AND {_TS} < {{end:DateTime64(3, 'UTC')}}"
-    per_ua = (
-        f"SELECT JA4 AS fp, {_UA} AS ua, count() AS c FROM http_requests "  # noqa: S608
-        f"WHERE {window} AND JA4 != '' GROUP BY fp, ua"
-    )
     per_family = (
-        f"SELECT fp, {ua_family_sql('ua')} AS fam, sum(c) AS n FROM ({per_ua}) GROUP BY fp, fam"  # noqa: S608
+        "SELECT JA4 AS fp, _ua_family AS fam, count() AS n FROM http_requests "  # noqa: S608
+        f"WHERE {_window_sql()} AND JA4 != '' GROUP BY fp, fam"
     )
     majority = f"SELECT fp, argMax(fam, (n, -toInt16(fam))) AS fam FROM ({per_family}) GROUP BY fp"  # noqa: S608
     return f"(SELECT (groupArray(fp), groupArray(fam)) FROM ({majority}))"  # noqa: S608
@@ -314,10 +326,11 @@ HELPERS: dict[str, str] = {
         "if(count() >= 2, "
         "sqrt(arrayAvg(arrayMap(g -> pow(g / 1000 - _gap_mean_s, 2), _gaps_ms))), nan)"
     ),
-    # requests: per-row classifications; the user-agent family is computed once per
-    # distinct user agent of the window and looked up for each row
-    "_ua_families": _ua_families_sql(),
-    "_ua_family": f"transform({_UA}, _ua_families.1, _ua_families.2, toUInt8({UA_FAMILY_CODES['other']}))",
+    # requests: per-row classifications; the user-agent family is looked up in a cache of
+    # frequent user agents (0 when absent) and computed by the regexes otherwise
+    "_ua_cache": _ua_cache_sql(),
+    "_ua_cached": f"transform({_UA}, _ua_cache.1, _ua_cache.2, toUInt8(0))",
+    "_ua_family": f"if(_ua_cached != 0, _ua_cached, {ua_family_sql(_UA)})",
     "_is_asset": f"match(ClientRequestPath, {_sql_string(ASSET_PATTERN)})",
     "_is_login_post": (
         f"ClientRequestMethod = 'POST' AND match(ClientRequestPath, {_sql_string(LOGIN_PATH_PATTERN)})"

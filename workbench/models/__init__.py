@@ -1,6 +1,8 @@
 """Models: the character-level CNN, calibration to 1–99 scores, metrics and artifacts."""
 
+from workbench.models.anomaly import AnomalyDetector
 from workbench.models.artifacts import ModelArtifact, load_model, save_model, verify_model
+from workbench.models.baselines import RuleBaseline
 from workbench.models.calibration import ScoreCalibrator, probability_to_score
 from workbench.models.charcnn import CharCNN, CharCNNClassifier, CharCNNConfig, predict_logits
 from workbench.models.metrics import (
@@ -9,6 +11,9 @@ from workbench.models.metrics import (
     expected_calibration_error,
     reliability_curve,
 )
+from workbench.models.scoring import score_requests
+from workbench.models.tabular import TabularClassifier
+from workbench.models.train import load_entity_model, train_anomaly, train_charcnn, train_tabular
 from workbench.models.train_text import (
     CharNgramBaseline,
     TextTrainingResult,
@@ -19,6 +24,14 @@ from workbench.models.train_text import (
 )
 
 __all__ = [
+    "AnomalyDetector",
+    "RuleBaseline",
+    "TabularClassifier",
+    "load_entity_model",
+    "score_requests",
+    "train_anomaly",
+    "train_charcnn",
+    "train_tabular",
     "CharCNN",
     "CharCNNClassifier",
     "CharCNNConfig",
