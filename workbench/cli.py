@@ -10,6 +10,7 @@ from workbench.detect.cli import app as alerts_app
 from workbench.errors import WorkbenchError
 from workbench.features.cli import app as features_app
 from workbench.ingest.cli import app as ingest_app
+from workbench.labels.cli import app as labels_app
 from workbench.models.cli import score as score_command
 from workbench.models.cli import train_app
 from workbench.monitor.cli import app as monitor_app
@@ -32,6 +33,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(report_app, name="report")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(train_app, name="train")
+app.add_typer(labels_app, name="labels")
 app.command("score")(score_command)
 
 

@@ -21,7 +21,10 @@ import pytest
 from tests.conftest import SERVER_PASSWORD, SERVER_USER, fresh_database
 from tests.notebooks import data
 from tests.support.browser import inspect_page, require_browser
+from workbench.errors import InputError
 from workbench.reporting import list_templates, load_template, run_report
+from workbench.reporting.investigate import investigate
+from workbench.reporting.model_report import model_report
 from workbench.reporting.params import is_secret_name
 from workbench.reporting.templates import TEMPLATES_DIR
 from workbench.store import ServerStore, apply_schema
@@ -30,12 +33,38 @@ from workbench.viz import plotly_js
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = sorted(TEMPLATES_DIR.glob("*.ipynb"))
 KEY = "notebook-test-redaction-key-42"
-#: How each template runs on the test data (parameters, plotly figures it draws). A new
-#: template adds its entry here; the hostile-data, browser and redaction tests then cover it.
+#: How each template runs on the test data (parameters, plotly figures it draws, and
+#: ``shows_requests: False`` when it shows no request strings or IPs). A new template adds its
+#: entry here; the hostile-data, browser and redaction tests then cover it.
 RUNS = {
     # volume, five top lists, bot scores, statuses, countries
     "traffic_overview": {"parameters": {**data.WINDOW, "limit": "10"}, "figures": 9},
+    # timeline, percentiles, SHAP waterfall; the attacker's IP, whose requests are hostile
+    "investigate": {
+        "parameters": {
+            **data.WINDOW,
+            "entity_kind": "ip",
+            "entity": data.HOSTILE_IPS[1],
+            "model": "{model}",
+            "limit": "20",
+        },
+        "figures": 3,
+    },
+    # ROC, precision-recall, calibration, confusion matrix, recall per actor, SHAP importance
+    "model_report": {
+        "parameters": {"model": "{model}", "previous": "{previous}"},
+        "figures": 6,
+        "shows_requests": False,
+    },
 }
+#: Tiny tabular models trained on the test data: fast, and not degenerate on 150 IPs.
+TINY_MODEL = {"n_estimators": 60, "min_child_samples": 5, "colsample_bytree": 0.5,
+              "early_stopping_rounds": 20, "progress": False}  # fmt: skip
+
+
+def parameters(name: str, models: dict[str, str]) -> dict[str, str]:
+    """A template's test parameters, with ``{model}``/``{previous}`` set to trained folders."""
+    return {key: value.format(**models) for key, value in RUNS[name]["parameters"].items()}
 
 
 def test_every_template_is_executed_by_these_tests():
@@ -84,6 +113,26 @@ def hostile_server(chdb_server):
     return {"env": env, **loaded}
 
 
+@pytest.fixture(scope="module")
+def tiny_models(hostile_server, tmp_path_factory):
+    """Two versions of a tiny bot model trained on the hostile server's data (~1 s each)."""
+    from workbench.models import train_tabular
+    from workbench.store import connect
+
+    folder = tmp_path_factory.mktemp("models")
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in hostile_server["env"].items():
+            mp.setenv(key, value)
+        store = connect()
+        try:
+            for name, seed in (("previous", 1), ("model", 0)):
+                train_tabular(store, data.WINDOW["start"], data.WINDOW["end"], folder / name,
+                              split="random", seed=seed, name="bot-ip", **TINY_MODEL)  # fmt: skip
+        finally:
+            store.close()
+    return {"model": str(folder / "model"), "previous": str(folder / "previous")}
+
+
 def report_text(path: Path) -> str:
     """A report's text without the plotly.js library (which is not data)."""
     return path.read_text().replace(plotly_js(), "")
@@ -110,10 +159,64 @@ def test_traffic_overview_on_the_embedded_store(tmp_path):
     assert not re.search(r"<script[^>]+src=", page) and "1970-01-01" not in page
 
 
+@pytest.mark.slow
+def test_model_report_shows_the_models_numbers(hostile_server, tiny_models, tmp_path):
+    from workbench.models import load_model
+
+    metrics = load_model(tiny_models["model"]).metrics["model"]["test"]
+    result = run_report("model_report", parameters("model_report", tiny_models),
+                        reports_dir=tmp_path, env=hostile_server["env"])  # fmt: skip
+    assert result.ok, result.record.error
+    headline = result.record.headline
+    assert headline["pr_auc"] == pytest.approx(metrics["pr_auc"], abs=1e-4)
+    assert headline["fpr_humans"] == pytest.approx(metrics["fpr_humans"], abs=1e-4)
+    assert headline["baseline_pr_auc"] is not None
+    assert result.record.context["model_version"].startswith("bot-ip@")
+    assert result.record.context["data_first"].startswith("2026-11-01")
+    page = report_text(result.html_path)
+    assert page.count("Plotly.newPlot") == RUNS["model_report"]["figures"]
+    assert "re-scored" in page and "No ROC curve" not in page and "No SHAP" not in page
+    assert "Previous content hash" in page and "No previous version" not in page
+    with pytest.raises(InputError, match="does not exist"):
+        model_report(tmp_path / "missing")
+    with pytest.raises(InputError, match="model is required"):
+        model_report("")
+
+
+@pytest.mark.slow
+def test_investigate_without_a_model(hostile_server, tmp_path):
+    entity = data.HOSTILE_IPS[1]
+    params = {**data.WINDOW, "entity": entity, "limit": "5"}
+    result = run_report("investigate", params, reports_dir=tmp_path, env=hostile_server["env"])
+    assert result.ok, result.record.error
+    headline = result.record.headline
+    assert headline["requests"] == 300  # every other hostile row
+    assert headline["bot_score"] is None and headline["flagged"] is None
+    assert headline["related_entities"] >= 1  # the other hostile IP shares the JA4 and ASN
+    assert headline["extreme_features"] >= 1
+    page = report_text(result.html_path)
+    assert page.count("Plotly.newPlot") == 2 and "No model was given" in page
+    assert page.count(entity) >= 5 + 1  # summary and the sample requests
+
+
+def test_investigate_rejects_bad_input(hostile_server, monkeypatch):
+    for key, value in hostile_server["env"].items():
+        monkeypatch.setenv(key, value)
+    window = {"start": data.WINDOW["start"], "end": data.WINDOW["end"]}
+    with pytest.raises(InputError, match="made no requests"):
+        investigate("192.0.2.250", "ip", **window)
+    with pytest.raises(InputError, match="entity_kind must be one of"):
+        investigate("x", "account", **window)
+    with pytest.raises(InputError, match="an ASN is a number"):
+        investigate("AS64500", "asn", **window)
+    with pytest.raises(InputError, match="entity is required"):
+        investigate(" ", "ip", **window)
+
+
 @pytest.fixture(scope="module", params=sorted(RUNS))
-def hostile_report(request, hostile_server, tmp_path_factory):
+def hostile_report(request, hostile_server, tiny_models, tmp_path_factory):
     """Each template run once on the hostile data, for the tests below."""
-    result = run_report(request.param, RUNS[request.param]["parameters"],
+    result = run_report(request.param, parameters(request.param, tiny_models),
                         reports_dir=tmp_path_factory.mktemp("hostile"), env=hostile_server["env"])  # fmt: skip
     assert result.ok, result.record.error
     return result
@@ -124,7 +227,8 @@ def test_hostile_strings_are_escaped_in_the_html(hostile_report):
     page = report_text(hostile_report.html_path)
     for payload in data.PAYLOADS:
         assert payload not in page, payload
-    assert "&lt;img src=x onerror=alert(1)&gt;" in page  # shown, as text
+    if RUNS[hostile_report.record.name].get("shows_requests", True):
+        assert "&lt;img src=x onerror=alert(1)&gt;" in page  # shown, as text
     assert SERVER_PASSWORD not in page
     assert SERVER_PASSWORD not in hostile_report.notebook_path.read_text()
     assert not re.search(r"<script[^>]+src=", page)
@@ -138,15 +242,17 @@ def test_hostile_report_is_inert_in_a_browser(hostile_report):
     seen = inspect_page(hostile_report.html_path, expect_plotly=figures)
     assert seen.problems() == []
     assert seen.plotly_plots == figures and seen.plotly_svgs >= figures
-    for shown in [*data.HOSTILE_UAS, *data.HOSTILE_PATHS, data.HOSTILE_JA4]:
+    shown_here = RUNS[hostile_report.record.name].get("shows_requests", True)
+    for shown in [*data.HOSTILE_UAS, *data.HOSTILE_PATHS, data.HOSTILE_JA4] if shown_here else []:
         assert shown in seen.text  # the reader sees the attacker's strings, as text
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(RUNS))
-def test_redacted_report_has_none_of_the_ips(name, hostile_server, tmp_path, monkeypatch):
+def test_redacted_report_has_none_of_the_ips(name, hostile_server, tiny_models, tmp_path,
+                                             monkeypatch):  # fmt: skip
     monkeypatch.setenv("WB_REDACT_KEY", KEY)
-    result = run_report(name, RUNS[name]["parameters"], redact=True, reports_dir=tmp_path,
+    result = run_report(name, parameters(name, tiny_models), redact=True, reports_dir=tmp_path,
                         env=hostile_server["env"])  # fmt: skip
     assert result.ok, result.record.error
     files = [
@@ -160,7 +266,8 @@ def test_redacted_report_has_none_of_the_ips(name, hostile_server, tmp_path, mon
     for ip in [*hostile_server["ips"], "victim@example.org"]:
         for file_name, text in texts.items():
             assert ip not in text, (ip, file_name)
-    assert re.search(r"ip-[0-9a-f]{10}", texts[result.html_path.name])
+    if RUNS[name].get("shows_requests", True):
+        assert re.search(r"ip-[0-9a-f]{10}", texts[result.html_path.name])
 
 
 @pytest.mark.browser

@@ -238,3 +238,9 @@ def test_concurrent_queries_from_threads(loaded):
     counts = frame["ClientASN"].value_counts()
     assert all(n == counts[64500 + k] for k, n in results)
     assert len(results) == 30
+
+
+def test_missing_values_are_refused_not_stored_as_zero(store):
+    frame = pd.DataFrame({"Source": ["a", "b"], "LineNumber": [1.0, float("nan")]})
+    with pytest.raises(InputError, match="LineNumber .*1 of 2 are missing"):
+        store.insert_df("quarantine", frame)

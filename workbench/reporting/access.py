@@ -45,12 +45,10 @@ def embedded_folder_in_use_here(folder: Path) -> bool:
     bool
         True when a report kernel (another process) could not open ``folder`` now.
     """
-    from workbench.store import embedded
+    from workbench.store.embedded import open_folder
 
-    engine = getattr(embedded, "_ENGINE", None)
-    if not isinstance(engine, dict) or not engine.get("open"):
-        return False
-    return Path(engine.get("path") or "").resolve() == Path(folder).resolve()
+    held = open_folder()
+    return held is not None and held == Path(folder).resolve()
 
 
 def _open_embedded(deadline: float, folder: Path) -> Store:

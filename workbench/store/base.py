@@ -219,15 +219,25 @@ class Store(ABC):
         Raises
         ------
         InputError
-            When ``arrow_table`` has columns the table does not have.
+            When ``arrow_table`` has columns the table does not have, or missing values
+            (nulls) in a column that is not ``Nullable``.
         """
         check_identifier(table)
-        known = {name for name, _ in self.columns(table)}
+        known = dict(self.columns(table))
         extra = [c for c in arrow_table.column_names if c not in known]
         if extra:
             raise InputError(f"table {table} has no column(s) {', '.join(map(repr, extra))}")
         for name in arrow_table.column_names:
             check_identifier(name)
+            missing = arrow_table.column(name).null_count
+            ch_type = known[name]
+            if missing and not ch_type.replace("LowCardinality(", "").startswith("Nullable("):
+                # ClickHouse would store the type's default (0, '') in their place: refuse
+                # rather than turn missing values into real-looking ones
+                raise InputError(
+                    f"column {name} of table {table} ({ch_type}) cannot hold missing values, "
+                    f"and {missing} of {arrow_table.num_rows} are missing (NaN/None)"
+                )
         if arrow_table.num_rows:
             self._insert_arrow(table, arrow_table)
         return arrow_table.num_rows

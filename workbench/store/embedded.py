@@ -46,6 +46,20 @@ def _open_session(path: Path) -> chdb_session.Session:
         return session
 
 
+def open_folder() -> Path | None:
+    """Return the data folder this process has open through chDB, or None.
+
+    Another process (a report kernel, say) cannot open that folder until it is released.
+
+    Returns
+    -------
+    Path or None
+        The folder of the open sessions, if any.
+    """
+    with _ENGINE_LOCK:
+        return _ENGINE["path"] if _ENGINE["open"] else None
+
+
 def _close_session(session: chdb_session.Session) -> None:
     with _ENGINE_LOCK:
         session.cleanup()

@@ -1,0 +1,380 @@
+"""The model report: one trained entity model, its metrics, curves, errors and explanations.
+
+``metrics.json`` holds summary numbers (AUCs, the confusion matrix at the flag threshold,
+the reliability curve, recall per actor), not raw predictions. ROC and precision–recall
+curves and global SHAP importance need predictions, so :func:`model_report` rebuilds the
+model's test split from the store (same window, entity, split rule and seed as the card
+records) and re-scores it; when the store no longer holds that data the report says so and
+shows what ``metrics.json`` has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from sklearn.metrics import precision_recall_curve, roc_curve
+
+from workbench.errors import InputError, StoreError
+from workbench.reporting.access import report_store
+from workbench.reporting.record import record, record_context
+from workbench.store import Store
+from workbench.viz import SafeHTML, concat, html_table, importance_bar, key_value_table, paragraph
+from workbench.viz.figures import TEMPLATE, plot_label
+
+#: Metrics compared with the baseline and with the previous version, in this order.
+KEY_METRICS = ("roc_auc", "pr_auc", "precision", "recall", "f1", "fpr_humans", "ece")
+_MODEL_COLOR, _BASE_COLOR = "#c62828", "#607d8b"
+_MAX_EXPLAINED = 2000
+
+
+@dataclass
+class ModelReport:
+    """One trained model, with methods returning its tables and figures.
+
+    Attributes
+    ----------
+    folder : Path
+        The model folder.
+    card, metrics, features : dict
+        The folder's ``card.json``, ``metrics.json`` and ``features.json``.
+    test : pandas.DataFrame or None
+        The re-scored test split (``y``, ``actor``, ``p_model``, ``p_baseline``), or None.
+    rescore_note : str
+        How the test split was obtained, or why it could not be.
+    importance : pandas.DataFrame or None
+        Global SHAP importance over the test split (``feature``, ``mean_abs_shap`` ...).
+    previous : dict or None
+        ``{"folder", "card", "metrics"}`` of the previous version, when one was given.
+    """
+
+    folder: Path
+    card: dict[str, Any]
+    metrics: dict[str, Any]
+    features: dict[str, Any]
+    test: pd.DataFrame | None = None
+    rescore_note: str = ""
+    importance: pd.DataFrame | None = None
+    previous: dict[str, Any] | None = field(default=None)
+
+    @property
+    def model_test(self) -> dict[str, Any]:
+        """Return the model's test metrics from ``metrics.json``."""
+        return self.metrics.get("model", {}).get("test", {}) or {}
+
+    @property
+    def baseline_test(self) -> dict[str, Any]:
+        """Return the baseline's test metrics from ``metrics.json`` (empty when none)."""
+        return (self.metrics.get("baseline") or {}).get("test", {}) or {}
+
+    def summary_table(self) -> SafeHTML:
+        """Return the model's identity, data window, split and targets as a table."""
+        window = self.card.get("data_window", {})
+        targets = self.metrics.get("targets", {})
+        rows = {
+            "Model": self.card.get("name", self.folder.name),
+            "Kind": self.card.get("kind"),
+            "Task": self.card.get("task"),
+            "Content hash": str(self.card.get("content_hash", ""))[:16],
+            "Created (UTC)": self.card.get("created_at"),
+            "Git commit": (self.card.get("git") or {}).get("commit"),
+            "Data window (UTC)": f"{window.get('start')} \u2192 {window.get('end')}",
+            "Entity": window.get("entity"),
+            "Split": f"{window.get('split')} (seed {self.card.get('seed')})",
+            "Entities train / validation / test": (
+                f"{window.get('train')} / {window.get('validation')} / {window.get('test')}"
+            ),
+            "Features": len(self.features.get("features", [])),
+            "Targets met": targets.get("met"),
+            "ROC, precision-recall and SHAP": self.rescore_note,
+        }
+        return key_value_table(rows)
+
+    def metrics_table(self) -> SafeHTML:
+        """Return the test metrics of the model against the rule baseline."""
+        rows = [
+            {
+                "metric": name,
+                "model": _num(self.model_test.get(name)),
+                "baseline": _num(self.baseline_test.get(name)),
+            }
+            for name in KEY_METRICS
+        ]
+        return html_table(pd.DataFrame(rows))
+
+    def roc_figure(self) -> go.Figure | SafeHTML:
+        """Return ROC curves of the model and the baseline on the test split."""
+        if self.test is None:
+            return paragraph(f"No ROC curve: {self.rescore_note}", "wb-note")
+        fig = go.Figure()
+        for column, name, color in self._curves():
+            fpr, tpr, _ = roc_curve(self.test["y"], self.test[column])
+            fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=name, line_color=color))
+        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
+                                 line={"dash": "dot", "color": "#9e9e9e"}))  # fmt: skip
+        fig.update_xaxes(title_text="false positive rate", range=[0, 1])
+        fig.update_yaxes(title_text="true positive rate", range=[0, 1.02])
+        return _layout(fig, "ROC curve (test split)")
+
+    def pr_figure(self) -> go.Figure | SafeHTML:
+        """Return precision–recall curves of the model and the baseline on the test split."""
+        if self.test is None:
+            return paragraph(f"No precision-recall curve: {self.rescore_note}", "wb-note")
+        fig = go.Figure()
+        for column, name, color in self._curves():
+            precision, recall, _ = precision_recall_curve(self.test["y"], self.test[column])
+            fig.add_trace(go.Scatter(x=recall, y=precision, mode="lines", name=name,
+                                     line_color=color, line_shape="hv"))  # fmt: skip
+        fig.update_xaxes(title_text="recall", range=[0, 1.02])
+        fig.update_yaxes(title_text="precision", range=[0, 1.02])
+        return _layout(fig, "Precision-recall curve (test split)")
+
+    def calibration_figure(self) -> go.Figure:
+        """Return the reliability curves stored in ``metrics.json`` (model and baseline)."""
+        fig = go.Figure()
+        for metrics, name, color in ((self.model_test, "model", _MODEL_COLOR),
+                                     (self.baseline_test, "baseline", _BASE_COLOR)):  # fmt: skip
+            bins = [b for b in metrics.get("reliability_curve", []) if b.get("count")]
+            if bins:
+                fig.add_trace(go.Scatter(
+                    x=[b["mean_predicted"] for b in bins], y=[b["fraction_bad"] for b in bins],
+                    mode="lines+markers", name=name, line_color=color,
+                    customdata=[b["count"] for b in bins],
+                    hovertemplate="predicted %{x:.2f}<br>observed %{y:.2f}<br>%{customdata} entities",
+                ))  # fmt: skip
+        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect",
+                                 line={"dash": "dot", "color": "#9e9e9e"}))  # fmt: skip
+        fig.update_xaxes(title_text="mean predicted probability (automated)", range=[0, 1])
+        fig.update_yaxes(title_text="observed fraction automated", range=[0, 1.02])
+        return _layout(fig, "Calibration (reliability curve, test split)")
+
+    def confusion_figure(self) -> go.Figure:
+        """Return the test confusion matrix at the flag threshold (score below 30)."""
+        cm = self.model_test.get("confusion_matrix")
+        if not cm:
+            raise InputError(f"metrics.json of {self.folder} has no test confusion matrix")
+        matrix = np.asarray(cm["matrix"], dtype=np.int64)
+        rows = [f"true {plot_label(v, 20)}" for v in cm["labels"]]
+        cols = [plot_label(v, 20) for v in cm["columns"]]
+        fig = go.Figure(go.Heatmap(z=matrix, x=cols, y=rows, colorscale="Blues",
+                                   text=matrix, texttemplate="%{text}", showscale=False,
+                                   hovertemplate="%{y}, %{x}: %{z}<extra></extra>"))  # fmt: skip
+        fig.update_yaxes(autorange="reversed", type="category")
+        fig.update_xaxes(type="category")
+        return _layout(fig, f"Confusion matrix (threshold {self.model_test.get('threshold')})", 320)
+
+    def actor_frame(self) -> pd.DataFrame:
+        """Return recall and flag rate per actor for the model and the baseline."""
+        model = self.model_test.get("per_actor", {})
+        base = self.baseline_test.get("per_actor", {})
+        rows = [
+            {
+                "actor": actor or "(none)",
+                "entities": values.get("n"),
+                "automated": values.get("n_bad"),
+                "recall": values.get("recall"),
+                "flag_rate": values.get("flag_rate"),
+                "baseline_recall": (base.get(actor) or {}).get("recall"),
+                "baseline_flag_rate": (base.get(actor) or {}).get("flag_rate"),
+            }
+            for actor, values in model.items()
+        ]
+        return pd.DataFrame(rows, columns=["actor", "entities", "automated", "recall", "flag_rate",
+                                           "baseline_recall", "baseline_flag_rate"])  # fmt: skip
+
+    def actor_figure(self) -> go.Figure:
+        """Return recall per actor (flag rate for humans, where recall is undefined)."""
+        frame = self.actor_frame()
+        labels = [plot_label(a, 40) for a in frame["actor"]]
+        fig = go.Figure()
+        for prefix, name, color in (
+            ("", "model", _MODEL_COLOR),
+            ("baseline_", "baseline", _BASE_COLOR),
+        ):
+            value = frame[f"{prefix}recall"].astype("Float64").fillna(frame[f"{prefix}flag_rate"])
+            fig.add_trace(go.Bar(x=value.astype(float), y=labels, orientation="h", name=name,
+                                 marker_color=color,
+                                 hovertemplate="%{y}: %{x:.2f}<extra>" + name + "</extra>"))  # fmt: skip
+        fig.update_yaxes(autorange="reversed", type="category", automargin=True)
+        fig.update_xaxes(title_text="recall (flag rate for humans)", range=[0, 1.02])
+        fig.update_layout(barmode="group")
+        return _layout(fig, "Recall per actor (test split)", max(260, 80 + 40 * len(frame)))
+
+    def actor_table(self) -> SafeHTML:
+        """Return recall and flag rate per actor as a table (escaped)."""
+        return html_table(self.actor_frame())
+
+    def importance_figure(self) -> go.Figure | SafeHTML:
+        """Return global SHAP importance over the test split."""
+        if self.importance is None:
+            return paragraph(f"No SHAP importance: {self.rescore_note}", "wb-note")
+        return importance_bar(self.importance, max_features=20,
+                              title="Global SHAP importance (mean |SHAP|, test split)")  # fmt: skip
+
+    def comparison_table(self) -> SafeHTML:
+        """Return this version's test metrics next to the previous version's."""
+        if self.previous is None:
+            return paragraph("No previous version was given (parameter previous).", "wb-note")
+        before = self.previous["metrics"].get("model", {}).get("test", {}) or {}
+        rows = []
+        for name in KEY_METRICS:
+            now, then = _num(self.model_test.get(name)), _num(before.get(name))
+            change = None if now is None or then is None else round(now - then, 4)
+            rows.append({"metric": name, "this version": now, "previous": then, "change": change})
+        card = self.previous["card"]
+        window = card.get("data_window", {})
+        head = key_value_table({
+            "Previous model": card.get("name"),
+            "Previous content hash": str(card.get("content_hash", ""))[:16],
+            "Previous data window (UTC)": f"{window.get('start')} \u2192 {window.get('end')}",
+        })  # fmt: skip
+        return concat(head, html_table(pd.DataFrame(rows)))
+
+    def _curves(self) -> list[tuple[str, str, str]]:
+        curves = [("p_model", "model", _MODEL_COLOR)]
+        if "p_baseline" in self.test.columns:
+            curves.append(("p_baseline", "baseline", _BASE_COLOR))
+        return curves
+
+
+def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
+    fig.update_layout(
+        title={"text": plot_label(title, None), "x": 0.0, "xanchor": "left"},
+        template=TEMPLATE,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+    )
+    return fig
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if np.isnan(value) else round(value, 4)
+
+
+def _load(folder: str | Path) -> tuple[Any, Any]:
+    from workbench.models import load_entity_model
+
+    path = Path(folder).expanduser()
+    if not str(folder).strip():
+        raise InputError("model is required: the path of a trained model folder")
+    if not path.is_dir():
+        raise InputError(f"model folder {path} does not exist")
+    model, artifact = load_entity_model(path)
+    if artifact.card.get("kind") != "tabular":
+        raise InputError(
+            f"model_report covers tabular entity models; {path} holds a "
+            f"{artifact.card.get('kind')!r} model"
+        )
+    return model, artifact
+
+
+def _rescore(store: Store, model: Any, artifact: Any) -> tuple[pd.DataFrame | None, Any, str]:
+    """Rebuild the test split as training did and score it with the model and its baseline."""
+    from workbench.explain import explain_tabular
+    from workbench.models import RuleBaseline
+    from workbench.models.entity_data import split_training_frames
+
+    window = artifact.card.get("data_window", {})
+    rule = (artifact.features.get("labels") or {}).get("rule", "majority")
+    try:
+        split = split_training_frames(
+            store, window["entity"], window["start"], window["end"], window["split"],
+            seed=int(artifact.card.get("seed", 0)), features=artifact.features["features"],
+            label_rule=rule,
+        )  # fmt: skip
+    except (InputError, StoreError, KeyError) as exc:
+        return None, None, f"the test split could not be rebuilt from the store ({exc})"
+    test = split.test[split.test["y"] >= 0]
+    if test.empty or test["y"].nunique() < 2:
+        return None, None, "the store no longer holds a labelled test split with both classes"
+    expected = window.get("test")
+    names = list(model.feature_names_)
+    out = pd.DataFrame({
+        "y": test["y"].to_numpy(dtype=np.int8),
+        "actor": test["actor"].to_numpy() if "actor" in test else "",
+        "p_model": model.predict_bad_proba(test[names]),
+    })  # fmt: skip
+    baseline = artifact.config.get("baseline")
+    if baseline:
+        out["p_baseline"] = RuleBaseline.from_dict(baseline).predict_bad_proba(test[names])
+    explanation = explain_tabular(model, test[names].head(_MAX_EXPLAINED))
+    note = f"re-scored {len(out)} test entities rebuilt from the store"
+    if expected is not None and int(expected) != len(split.test):
+        note += f" (training had {expected}; the data in the window has changed since)"
+    return out, explanation, note
+
+
+def model_report(
+    model: str | Path, previous: str | Path = "", store: Store | None = None
+) -> ModelReport:
+    """Load a trained model, re-score its test split and record its headline numbers.
+
+    Parameters
+    ----------
+    model : str or Path
+        A folder written by :func:`workbench.models.train_tabular`.
+    previous : str or Path, default ""
+        The previous version's folder, to compare with; ``""`` for none.
+    store : Store, optional
+        Where the model's training data is; by default the configured store is opened for
+        the queries only.
+
+    Returns
+    -------
+    ModelReport
+        The model's files and evaluation, with methods returning figures and tables.
+
+    Raises
+    ------
+    InputError
+        When a folder is missing or holds another kind of model.
+    ModelIntegrityError
+        When a model file changed since it was saved.
+    """
+    from workbench.explain import global_importance
+
+    fitted, artifact = _load(model)
+    before = None
+    if str(previous).strip():
+        _, old = _load(previous)
+        before = {"folder": old.folder, "card": old.card, "metrics": old.metrics}
+    if store is None:
+        with report_store() as opened:
+            test, explanation, note = _rescore(opened, fitted, artifact)
+    else:
+        test, explanation, note = _rescore(store, fitted, artifact)
+    report = ModelReport(
+        folder=Path(model),
+        card=artifact.card,
+        metrics=artifact.metrics,
+        features=artifact.features,
+        test=test,
+        rescore_note=note,
+        importance=None if explanation is None else global_importance(explanation),
+        previous=before,
+    )
+    mt, bt = report.model_test, report.baseline_test
+    record(
+        pr_auc=_num(mt.get("pr_auc")),
+        roc_auc=_num(mt.get("roc_auc")),
+        fpr_humans=_num(mt.get("fpr_humans")),
+        ece=_num(mt.get("ece")),
+        baseline_pr_auc=_num(bt.get("pr_auc")),
+        targets_met=bool(report.metrics.get("targets", {}).get("met")),
+    )
+    window = artifact.card.get("data_window", {})
+    name = artifact.card.get("name", Path(model).name)
+    record_context(
+        model_version=f"{name}@{str(artifact.card.get('content_hash', ''))[:12]}",
+        data_first=window.get("start"),
+        data_last=window.get("end"),
+    )
+    return report
