@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from safetensors.torch import save_file
 
 from workbench.config import PROJECT_DIR
 from workbench.errors import InputError, ModelIntegrityError
+from workbench.gitinfo import git_state
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -92,26 +92,8 @@ def git_commit(repo: Path = PROJECT_DIR) -> dict[str, Any]:
     dict
         ``{"commit": sha or "unknown", "dirty": bool or None}``.
     """
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(  # noqa: S603 - fixed argument list, no shell
-                ["git", "-C", str(repo), *args],  # noqa: S607
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout if done.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {
-        "commit": commit.strip() if commit else "unknown",
-        "dirty": None if status is None else bool(status.strip()),
-    }
+    commit, dirty = git_state(repo)
+    return {"commit": commit or "unknown", "dirty": dirty}
 
 
 def _sha256(path: Path) -> str:

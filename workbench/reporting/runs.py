@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import os
 import secrets
-import subprocess
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -315,19 +314,9 @@ def git_commit(repo: Path = PROJECT_DIR) -> str:
     str
         For example ``7a516a0c1d2e-dirty``.
     """
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}  # read only: never refresh the index
+    from workbench.gitinfo import git_state
 
-    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
-        try:
-            return subprocess.run(  # noqa: S603 - fixed arguments, no shell
-                ["git", "-C", str(repo), *args],  # noqa: S607
-                capture_output=True, text=True, timeout=10, check=False, env=env,
-            )  # fmt: skip
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-
-    head = git("rev-parse", "--short=12", "HEAD")
-    if head is None or head.returncode != 0:
+    commit, dirty = git_state(repo)
+    if commit is None:
         return "unknown"
-    dirty = git("diff", "--quiet", "HEAD", "--")
-    return head.stdout.strip() + ("-dirty" if dirty is not None and dirty.returncode == 1 else "")
+    return commit[:12] + ("-dirty" if dirty else "")
