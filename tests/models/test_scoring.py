@@ -124,3 +124,29 @@ def test_bad_arguments_are_named(loaded, tmp_path) -> None:
         score_requests(store, folder / "tab", END, START)
     with pytest.raises(InputError, match="not a model folder"):
         score_requests(store, tmp_path, START, END)
+
+
+def test_worst_entities_ranks_the_newest_version_by_score_errors_and_requests(loaded) -> None:
+    store, folder = loaded
+    score_requests(store, folder / "tab", START, END, progress=False)
+    got = store.run("worst_entities", model="tab", start=START, end=END, limit=10_000)
+    scores = _scores(store, "tab")
+    newest = scores.loc[scores["ScoredAt"] == scores["ScoredAt"].max(), "Version"].iloc[0]
+    assert set(got["version"]) == {newest}
+    traffic = store.query_df(
+        "SELECT ClientIP AS entity, count() AS requests, "
+        "countIf(EdgeResponseStatus >= 400) AS error_responses FROM http_requests GROUP BY entity"
+    )
+    expected = (
+        scores[scores["Version"] == newest]
+        .rename(columns={"Entity": "entity", "Score": "score"})[["entity", "score"]]
+        .merge(traffic, on="entity")
+        .sort_values(
+            ["score", "error_responses", "requests", "entity"], ascending=[True, False, False, True]
+        )  # fmt: skip
+    )
+    assert got["entity"].tolist() == expected["entity"].tolist()
+    assert got["requests"].tolist() == expected["requests"].tolist()
+    top = store.run("worst_entities", model="tab", start=START, end=END, limit=1)
+    assert len(top) == 1 and top["entity"][0] == expected["entity"].iloc[0]
+    assert store.run("worst_entities", model="no-such-model", start=START, end=END).empty

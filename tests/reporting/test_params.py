@@ -14,7 +14,8 @@ from workbench.reporting import (
     parse_time,
     resolve_window,
 )
-from workbench.reporting.params import format_time, template_parameters
+from workbench.reporting.params import template_parameters
+from workbench.timespec import format_time
 
 NOW = dt.datetime(2026, 11, 22, 6, 0, tzinfo=dt.UTC)
 DEFAULTS = {"start": "-24h", "end": "now", "limit": 10, "share": 0.5, "redact": False,

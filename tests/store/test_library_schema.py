@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from workbench.errors import InputError, InvalidIdentifier, MissingParameter, UnknownQuery
@@ -48,6 +49,25 @@ def test_every_shipped_query_runs_with_its_defaults(store):
     for q in default_library().queries():
         values = {p: "203.0.113.9" for p in q.params if p not in q.defaults}
         store.run(q.name, **values)  # raises on any error
+
+
+def test_times_are_read_as_people_write_them(store):
+    import datetime as dt
+
+    store.insert_df("http_requests", pd.DataFrame({
+        "RayID": ["old", "new"], "ClientIP": ["203.0.113.9"] * 2,
+        "EdgeStartTimestamp": pd.to_datetime(["2026-11-01T00:00:00Z", dt.datetime.now(dt.UTC)],
+                                             utc=True, format="ISO8601"),
+    }))  # fmt: skip
+    query = default_library().get("requests_for_entity")
+    _, bound = query.bind({"entity": "x", "start": "2026-11-01T00:00:00Z", "end": "now+1h"})
+    assert bound["start"] == dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    assert bound["end"] > dt.datetime.now(dt.UTC)
+    ids = lambda **w: store.run("requests_for_entity", entity="203.0.113.9", **w)["RayID"].tolist()  # noqa: E731
+    assert ids(start="2026-11-01T00:00:00Z", end="2026-11-01T00:00:00.001+00:00") == ["old"]
+    assert ids(start="-1h") == ["new"]
+    with pytest.raises(InputError, match="'start'.*is not a time"):
+        query.bind({"entity": "x", "start": "yesterday"})
 
 
 def test_header_parsing(tmp_path: Path):

@@ -19,7 +19,7 @@ _DEFAULT_SCHEDULES = Path("schedules.yaml")
 def _now(value: str | None) -> dt.datetime | None:
     if value is None:
         return None
-    from workbench.reporting.params import parse_time
+    from workbench.timespec import parse_time
 
     return parse_time(value, dt.datetime.now(dt.UTC), "--now")
 
@@ -159,9 +159,9 @@ def schedule(
 ) -> None:
     """Show the scheduled jobs with their last and next slots, or print crontab lines."""
     from workbench.config import settings
-    from workbench.reporting.params import format_time
     from workbench.reporting.runs import utc_now
     from workbench.reporting.schedule import crontab_lines, last_claims, load_schedules, next_slot
+    from workbench.timespec import format_time
 
     if print_crontab:
         for line in crontab_lines(schedules, every=every, workers=workers):

@@ -1,11 +1,13 @@
 """The investigation report: one entity over a window, against the population it is part of.
 
-An entity is an IP address, a network (ASN), a TLS fingerprint (JA4) or a user agent. The
-report shows its timeline, its behaviour features as percentiles of every entity of the
-same kind in the window, its model score with the SHAP explanation (when a tabular model of
-that entity kind is given), sample requests, the entities that share its fingerprint,
-network or user agent, and a short verdict whose numbers are recorded for the index.
-Aggregation runs in the store; only the entity's sample requests come back raw.
+An entity is an IP address, a network (ASN), a TLS fingerprint (JA4), a user agent or an
+account. The report shows its timeline, its behaviour features as percentiles of every entity
+of the same kind in the window, its model score with the SHAP explanation (when a tabular
+model of that entity kind is given), the alerts that name it, sample requests (or
+authentication events) with character heat maps when a char-CNN is given, the entities that
+share its fingerprint, network, user agent, source address or device, and a short verdict
+whose numbers are recorded for the index. Aggregation runs in the store; only the entity's
+sample rows come back raw.
 """
 
 from __future__ import annotations
@@ -21,11 +23,19 @@ import plotly.graph_objects as go
 
 from workbench.errors import InputError
 from workbench.reporting.access import report_store
-from workbench.reporting.params import format_time
+from workbench.reporting.entity_sources import (
+    SOURCES,
+    alerts_naming,
+    entity_value,
+    newest_rows,
+    related_entities,
+    resolve_source,
+)
+from workbench.reporting.heatmaps import RequestHeatmaps, request_heatmaps
 from workbench.reporting.record import record, record_context
 from workbench.reporting.sections import _as_time, _window, bucket_seconds_for
 from workbench.store import Store
-from workbench.store.identifiers import check_identifier
+from workbench.timespec import format_time
 from workbench.viz import (
     SafeHTML,
     concat,
@@ -39,47 +49,7 @@ from workbench.viz import (
 from workbench.viz.figures import TEMPLATE, plot_label
 
 #: Entity kinds the report covers (the features registry's names) and what they are called.
-KINDS = {
-    "ip": "IP address",
-    "asn": "network (ASN)",
-    "ja4": "TLS fingerprint (JA4)",
-    "user_agent": "user agent",
-}
-#: Columns through which other entities are related: shared value, heading.
-RELATED_BY = {
-    "ClientIP": "same IP address",
-    "ClientASN": "same network (ASN)",
-    "JA4": "same TLS fingerprint (JA4)",
-    "ClientRequestUserAgent": "same user agent",
-}
-_SAMPLE_COLUMNS = ["EdgeStartTimestamp", "ClientIP", "ClientRequestMethod", "ClientRequestHost",
-                   "ClientRequestPath", "ClientRequestQuery", "ClientRequestUserAgent", "JA4",
-                   "EdgeResponseStatus", "BotScore"]  # fmt: skip
-_RELATED_SQL = """
-WITH mine AS (
-    SELECT {via:Identifier} AS shared, count() AS own
-    FROM http_requests
-    WHERE toString({key:Identifier}) = {entity:String}
-      AND EdgeStartTimestamp >= {start:DateTime64(3)} AND EdgeStartTimestamp < {end:DateTime64(3)}
-      AND toString({via:Identifier}) NOT IN ('', '0')
-    GROUP BY shared
-    ORDER BY own DESC
-    LIMIT 3
-)
-SELECT
-    toString({via:Identifier}) AS shared_value,
-    toString({key:Identifier}) AS related_entity,
-    count() AS requests,
-    min(EdgeStartTimestamp) AS first_request,
-    max(EdgeStartTimestamp) AS last_request
-FROM http_requests
-WHERE EdgeStartTimestamp >= {start:DateTime64(3)} AND EdgeStartTimestamp < {end:DateTime64(3)}
-  AND {via:Identifier} IN (SELECT shared FROM mine)
-  AND toString({key:Identifier}) != {entity:String}
-GROUP BY shared_value, related_entity
-ORDER BY requests DESC, related_entity
-LIMIT {limit:UInt32}
-"""
+KINDS = {kind: source.label for kind, source in SOURCES.items()}
 #: A feature at or above this percentile of the population counts as extreme in the verdict.
 EXTREME_PERCENTILE = 99.0
 _FLAG_BELOW = 30
@@ -92,11 +62,12 @@ class Investigation:
     Attributes
     ----------
     kind, entity : str
-        The entity kind (``ip``, ``asn``, ``ja4``, ``user_agent``) and its value.
+        The entity kind (``ip``, ``asn``, ``ja4``, ``user_agent``, ``account``) and its value.
     start, end : datetime
         The window (UTC, end exclusive).
     timeline : pandas.DataFrame
-        Requests per time bucket with status classes.
+        Requests per time bucket with status classes (accounts: events, successes and
+        failures).
     bucket_seconds : int
         Bucket width.
     percentiles : pandas.DataFrame
@@ -106,9 +77,12 @@ class Investigation:
     population : int
         Entities of the same kind active in the window.
     samples : pandas.DataFrame
-        The entity's newest requests.
+        The entity's newest requests (accounts: authentication events).
     related : pandas.DataFrame
-        Other entities sharing a fingerprint, network or user agent with it (``via`` column).
+        Other entities sharing a fingerprint, network, user agent, source address or device
+        with it (``via`` column).
+    alerts : pandas.DataFrame
+        Alerts overlapping the window that name the entity.
     score : dict or None
         ``probability``, ``score`` (1–99, below 30 = flagged), ``score_percentile`` and
         ``model``, when a model was given and applies.
@@ -116,6 +90,8 @@ class Investigation:
         The entity's SHAP explanation (one row).
     model_note : str
         Why there is no score, when there is none.
+    heatmaps : RequestHeatmaps
+        Character heat maps of the first sample requests, or why there are none.
     """
 
     kind: str
@@ -128,24 +104,34 @@ class Investigation:
     population: int
     samples: pd.DataFrame
     related: pd.DataFrame
+    alerts: pd.DataFrame
     score: dict[str, Any] | None = None
     explanation: Any = None
     model_note: str = ""
+    heatmaps: RequestHeatmaps = field(default_factory=RequestHeatmaps)
     verdict: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def unit(self) -> str:
+        """What one row of the entity is: ``requests`` or ``events``."""
+        return SOURCES[self.kind].unit
 
     def summary_table(self) -> SafeHTML:
         """Return what is investigated, over which window, and how much traffic it made."""
         return key_value_table({
             "Entity": f"{KINDS[self.kind]}: {self.entity}",
             "Window (UTC)": f"{format_time(self.start)} \u2192 {format_time(self.end)}",
-            "Requests": int(self.timeline["requests"].sum()),
+            self.unit.capitalize(): self.verdict.get(self.unit, 0),
             f"Active {KINDS[self.kind]} entities in the window": self.population,
         })  # fmt: skip
 
     def timeline_figure(self) -> go.Figure:
-        """Return the entity's requests over time, stacked by status class."""
+        """Return the entity's activity over time, stacked by status class (or outcome)."""
         minutes = self.bucket_seconds / 60
         width = f"{minutes:g} min" if minutes < 60 else f"{minutes / 60:g} h"
+        if self.unit == "events":
+            return volume_timeseries(self.timeline, series=("successes", "failures"),
+                                     title=f"Authentication events per {width} (UTC)")  # fmt: skip
         return volume_timeseries(self.timeline, title=f"Requests per {width} (UTC)")
 
     def percentile_figure(self, max_features: int = 25) -> go.Figure:
@@ -192,19 +178,27 @@ class Investigation:
         return waterfall(self.explanation, title="Why this score (SHAP, log-odds of automated)")
 
     def samples_table(self) -> SafeHTML:
-        """Return the entity's newest requests (every string escaped)."""
+        """Return the entity's newest requests or events (every string escaped)."""
         if self.samples.empty:
-            return paragraph("No requests in this window.", "wb-note")
-        shown = [c for c in _SAMPLE_COLUMNS if c in self.samples.columns]
+            return paragraph(f"No {self.unit} in this window.", "wb-note")
+        shown = [c for c in SOURCES[self.kind].sample_columns if c in self.samples.columns]
         return html_table(self.samples[shown], max_rows=len(self.samples), max_chars=90)
+
+    def heatmaps_html(self) -> SafeHTML:
+        """Return the char-CNN heat maps of the first sample requests, or why there are none."""
+        return self.heatmaps.html()
+
+    def alerts_table(self) -> SafeHTML:
+        """Return the alerts that name the entity (as entity, user, source IP or device)."""
+        if self.alerts.empty:
+            return paragraph("No alert names this entity in the window.", "wb-note")
+        return html_table(self.alerts, max_rows=len(self.alerts), max_chars=160)
 
     def related_tables(self) -> SafeHTML:
         """Return, per relation, the other entities sharing a value with this one."""
         parts: list[SafeHTML] = []
-        for via, title in RELATED_BY.items():
+        for via, title in SOURCES[self.kind].related_by.items():
             frame = self.related[self.related["via"] == via].drop(columns="via")
-            if via == _key_column(self.kind):
-                continue
             parts.append(heading(title.capitalize(), 3))
             if frame.empty:
                 parts.append(paragraph("No other entity shares it in this window.", "wb-note"))
@@ -218,34 +212,18 @@ class Investigation:
         extreme = ", ".join(v["extreme_features"]) or "none"
         score = "no model" if v["score"] is None else f"{v['score']} (flagged: {v['flagged']})"
         return key_value_table({
-            "Requests in the window": v["requests"],
+            f"{self.unit.capitalize()} in the window": v[self.unit],
             f"Features at or above the {EXTREME_PERCENTILE:g}th percentile": extreme,
             "Bot score": score,
-            "Related entities (shared fingerprint, network or user agent)": v["related_entities"],
+            "Alerts naming it": v["alerts"],
+            "Related entities": v["related_entities"],
         })  # fmt: skip
 
 
-def _key_column(kind: str) -> str:
-    from workbench.features import resolve_entity
-
-    return resolve_entity(kind).keys[0]
-
-
-def _entity_value(kind: str, entity: str) -> Any:
-    text = str(entity).strip() if kind != "user_agent" else str(entity)
-    if not text:
-        raise InputError(f"entity is required: the {KINDS[kind]} to investigate")
-    if kind == "asn":
-        if not text.isdigit():
-            raise InputError(f"an ASN is a number, got {entity!r}")
-        return int(text)
-    return text
-
-
-def _percentiles(population: pd.DataFrame, key: str, entity: str) -> pd.DataFrame:
+def _percentiles(population: pd.DataFrame, key: str, entity: str, unit: str) -> pd.DataFrame:
     match = population[population[key].astype(str) == entity]
     if match.empty:
-        raise InputError(f"{entity!r} made no requests in this window")
+        raise InputError(f"{entity!r} made no {unit} in this window")
     row = match.iloc[0]
     rows = []
     for name in population.columns:
@@ -267,6 +245,9 @@ def _score(model_path: str, kind: str, population: pd.DataFrame, key: str, entit
     from workbench.models import load_entity_model
 
     if not str(model_path).strip():
+        if kind == "account":
+            return None, None, ("Accounts are judged by the behaviour analytics on "
+                                "authentication events: see the alerts naming it.")  # fmt: skip
         return None, None, "No model was given (parameter model), so there is no score."
     path = Path(model_path).expanduser()
     if not path.is_dir():
@@ -297,20 +278,6 @@ def _score(model_path: str, kind: str, population: pd.DataFrame, key: str, entit
     return score, entity_waterfall(explanation, 0), ""
 
 
-def _related(store: Store, key: str, entity: str, window: dict, limit: int) -> pd.DataFrame:
-    frames = []
-    for via in RELATED_BY:
-        if via == key:
-            continue
-        params = {"via": check_identifier(via), "key": check_identifier(key), "entity": entity,
-                  "limit": int(limit), **window}  # fmt: skip
-        frames.append(store.query_df(_RELATED_SQL, params).assign(via=via))
-    columns = ["shared_value", "related_entity", "requests", "first_request", "last_request"]
-    return (
-        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*columns, "via"])
-    )
-
-
 def investigate(
     entity: str,
     entity_kind: str = "ip",
@@ -318,6 +285,8 @@ def investigate(
     end: str | dt.datetime = "now",
     model: str = "",
     limit: int = 20,
+    text_model: str = "",
+    heatmaps: int = 3,
     store: Store | None = None,
 ) -> Investigation:
     """Investigate one entity over a window and record the verdict's numbers.
@@ -325,14 +294,19 @@ def investigate(
     Parameters
     ----------
     entity : str
-        The IP address, ASN number, JA4 fingerprint or user agent.
-    entity_kind : {"ip", "asn", "ja4", "user_agent"}, default "ip"
+        The IP address, ASN number, JA4 fingerprint, user agent or account name.
+    entity_kind : {"ip", "asn", "ja4", "user_agent", "account"}, default "ip"
     start, end : str or datetime, default "-24h", "now"
         The window: ISO 8601 or relative (``-24h``, ``now``).
     model : str, default ""
         A tabular model folder of the same entity kind; ``""`` skips scores and SHAP.
     limit : int, default 20
-        Sample requests shown, and related entities per relation (1 to 1000).
+        Sample rows and alerts shown, and related entities per relation (1 to 1000).
+    text_model : str, default ""
+        A char-CNN model folder: the first ``heatmaps`` sample requests are explained per
+        character; ``""`` for none (accounts have no request text).
+    heatmaps : int, default 3
+        Sample requests explained with ``text_model`` (0 to 20).
     store : Store, optional
         Query this store; by default the configured one is opened for the queries only.
 
@@ -344,54 +318,61 @@ def investigate(
     Raises
     ------
     InputError
-        Unknown kind, empty entity, bad window or limit, no traffic from the entity, or a
+        Unknown kind, empty entity, bad window or limit, no activity from the entity, or a
         missing model folder.
     """
-    if entity_kind not in KINDS:
-        raise InputError(f"entity_kind must be one of {', '.join(KINDS)}, got {entity_kind!r}")
-    value = _entity_value(entity_kind, entity)
+    source = resolve_source(entity_kind)
+    value = entity_value(entity_kind, entity)
     text = str(value)
     first, last = _window(start, end)
     if not 1 <= int(limit) <= 1000:
         raise InputError(f"limit must be between 1 and 1000, got {limit}")
     if store is None:
         with report_store() as opened:
-            return investigate(text, entity_kind, first, last, model, limit, store=opened)
+            return investigate(text, entity_kind, first, last, model, limit, text_model,
+                               heatmaps, store=opened)  # fmt: skip
     from workbench.features import build_entity_features, entity_series
 
-    key = _key_column(entity_kind)
     window = {"start": first, "end": last}
     population = build_entity_features(store, entity_kind, first, last)
-    percentiles = _percentiles(population, key, text)
+    percentiles = _percentiles(population, source.key, text, source.unit)
     width = bucket_seconds_for(first, last)
     timeline = entity_series(store, entity_kind, value, first, last, bucket=width)
     timeline["bucket"] = _as_time(timeline["bucket"])
-    samples = store.run("requests_for_entity", entity_column=key, entity=text,
-                        limit=int(limit), **window)  # fmt: skip
-    related = _related(store, key, text, window, int(limit))
-    score, explanation, note = _score(model, entity_kind, population, key, text)
+    samples = newest_rows(store, entity_kind, text, window, int(limit))
+    related = related_entities(store, entity_kind, text, window, int(limit))
+    alerts = alerts_naming(store, text, window, int(limit))
+    score, explanation, note = _score(model, entity_kind, population, source.key, text)
+    if source.table == "http_requests":
+        explained = request_heatmaps(text_model, samples, heatmaps)
+    else:
+        explained = RequestHeatmaps(note="Accounts have no request text to explain per character.")
     report = Investigation(
         kind=entity_kind, entity=text, start=first, end=last, timeline=timeline,
         bucket_seconds=width, percentiles=percentiles, population=len(population),
-        samples=samples, related=related, score=score, explanation=explanation, model_note=note,
+        samples=samples, related=related, alerts=alerts, score=score, explanation=explanation,
+        model_note=note, heatmaps=explained,
     )  # fmt: skip
+    rows = timeline["events" if source.unit == "events" else "requests"]
     extreme = percentiles.loc[percentiles["percentile"] >= EXTREME_PERCENTILE, "feature"]
     report.verdict = {
-        "requests": int(timeline["requests"].sum()),
+        source.unit: int(rows.sum()),
         "extreme_features": sorted(extreme.tolist()),
         "score": None if score is None else score["score"],
         "flagged": None if score is None else score["score"] < _FLAG_BELOW,
+        "alerts": len(alerts),
         "related_entities": int(related["related_entity"].nunique()),
     }
     v = report.verdict
     record(
-        requests=v["requests"],
+        **{source.unit: v[source.unit]},
         extreme_features=len(v["extreme_features"]),
         bot_score=v["score"],
         flagged=v["flagged"],
+        alerts=v["alerts"],
         related_entities=v["related_entities"],
     )
-    active = timeline.loc[timeline["requests"] > 0, "bucket"]
+    active = timeline.loc[rows > 0, "bucket"]
     if not active.empty:  # the buckets the entity was active in
         record_context(data_first=active.min(), data_last=active.max())
     if score is not None:

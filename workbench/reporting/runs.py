@@ -28,7 +28,7 @@ from typing import Any
 from workbench.config import PROJECT_DIR
 from workbench.errors import InputError
 from workbench.reporting.locks import atomic_write, file_lock
-from workbench.reporting.params import format_time
+from workbench.timespec import format_time
 
 RUN_FILE = "run.json"
 LEDGER_FILE = "ledger.jsonl"

@@ -33,9 +33,10 @@ from croniter import croniter
 
 from workbench.config import settings
 from workbench.errors import InputError, WorkbenchError
-from workbench.reporting.params import check_parameter_name, format_time, parse_time
+from workbench.reporting.params import check_parameter_name
 from workbench.reporting.runner import run_report
 from workbench.reporting.runs import append_ledger, read_ledger, reports_lock, utc_now
+from workbench.timespec import format_time, parse_time
 
 _JOB_KEYS = {"name", "template", "cron", "parameters", "redact", "description"}
 #: Non-secret settings a crontab line passes on, so cron runs see the same store and folders.

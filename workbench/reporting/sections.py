@@ -18,9 +18,9 @@ import plotly.graph_objects as go
 
 from workbench.errors import InputError
 from workbench.reporting.access import report_store
-from workbench.reporting.params import format_time, parse_time
 from workbench.reporting.record import record, record_context
 from workbench.store import Store
+from workbench.timespec import format_time, parse_time
 from workbench.viz import (
     SafeHTML,
     concat,

@@ -15,6 +15,7 @@ The first comment line is the description; ``-- param NAME: text`` documents a p
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from typing import Any
 from workbench.errors import InputError, MissingParameter, UnknownQuery
 from workbench.store.identifiers import check_identifier
 from workbench.store.params import placeholders
+from workbench.timespec import parse_time
 
 QUERIES_DIR = Path(__file__).resolve().parent / "queries"
 _HEADER = re.compile(r"--\s*(param|default)\s+([A-Za-z_][A-Za-z0-9_]*)\s*:\s?(.*)$")
@@ -81,8 +83,14 @@ class NamedQuery:
         MissingParameter
             When a parameter has neither a value nor a default.
         InputError
-            When a value is given for a parameter the query does not have, or an
-            ``Identifier`` parameter is not a plain name.
+            When a value is given for a parameter the query does not have, an
+            ``Identifier`` parameter is not a plain name, or a time is not a time.
+
+        Notes
+        -----
+        Times given as text (``DateTime``/``DateTime64`` parameters) are read as people write
+        them (:func:`workbench.timespec.parse_time`): ISO 8601 with or without ``Z`` or an
+        offset, ``now`` or relative to now (``-24h``); naive times are UTC.
         """
         unknown = sorted(set(values) - set(self.params))
         if unknown:
@@ -91,6 +99,7 @@ class NamedQuery:
                 f"it takes: {', '.join(self.params) or 'none'}"
             )
         bound: dict[str, Any] = {}
+        now = dt.datetime.now(dt.UTC)
         for name, ch_type in self.params.items():
             if name in values:
                 bound[name] = values[name]
@@ -103,6 +112,8 @@ class NamedQuery:
                 )
             if ch_type == "Identifier":
                 check_identifier(str(bound[name]))
+            elif ch_type.startswith("DateTime") and isinstance(bound[name], str):
+                bound[name] = parse_time(bound[name], now, name)
         return self.sql, bound
 
 
