@@ -123,8 +123,9 @@ def load_samples(store, folder: Path = SAMPLES_DIR) -> dict[str, int]:
             loaded[sample.table] = 0
             continue
         if present:
-            store.command(
-                f"ALTER TABLE {sample.table} DELETE WHERE Source = {{s:String}}",
+            store.mutate(
+                sample.table,
+                "DELETE WHERE Source = {s:String}",
                 {"s": source},
                 settings={"mutations_sync": 2},
             )

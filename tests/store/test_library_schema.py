@@ -183,3 +183,31 @@ def test_declared_columns_are_parsed_from_the_ddl():
     assert columns["EdgeStartTimestamp"] == "DateTime64(3, 'UTC')"
     assert columns["RequestHeaders"] == "Map(String, String)"
     assert "attack_class" in columns
+
+
+def test_mutations_go_to_the_local_tables_on_a_cluster(store, chdb_server):
+    from tests.conftest import SERVER_PASSWORD, SERVER_USER
+    from workbench.errors import StoreError
+    from workbench.store import ServerStore
+    from workbench.store.schema import mutation_target
+
+    assert mutation_target("scores") == "scores"
+    assert mutation_target("scores", "edge") == "scores_local ON CLUSTER edge"
+    with pytest.raises(InvalidIdentifier):
+        mutation_target("scores; DROP", "edge")
+    sql = f"ALTER TABLE {mutation_target('scores', 'edge')} DELETE WHERE Model = {{m:String}}"
+    formatted = store.query_df("SELECT formatQuery({q:String}) AS f", {"q": sql})["f"][0]
+    assert "ON CLUSTER edge" in formatted and "scores_local" in formatted
+    # without a cluster the mutation runs here; with one it reaches the server as ON CLUSTER
+    # (the test server has no cluster and refuses distributed DDL: proof it got ON CLUSTER)
+    store.insert_df("scores", pd.DataFrame({"Model": ["m", "keep"], "Score": [1, 2]}))
+    store.mutate("scores", "DELETE WHERE Model = {m:String}", {"m": "m"},
+                 settings={"mutations_sync": 2})  # fmt: skip
+    assert store.query_df("SELECT Model FROM scores")["Model"].tolist() == ["keep"]
+    on_cluster = ServerStore(chdb_server.url, password=SERVER_PASSWORD, user=SERVER_USER,
+                             retries=1, cluster="edge_cluster")  # fmt: skip
+    try:
+        with pytest.raises(StoreError, match="Replicated DDL queries|edge_cluster"):
+            on_cluster.mutate("scores", "DELETE WHERE Model = {m:String}", {"m": "keep"})
+    finally:
+        on_cluster.close()

@@ -449,7 +449,7 @@ def test_write_stops_cleanly_when_an_insert_fails():
     class FailingStore:
         inserted = 0
 
-        def command(self, *args, **kwargs):
+        def mutate(self, *args, **kwargs):
             return None
 
         def insert_arrow(self, table, data):

@@ -358,8 +358,9 @@ def write_alerts(
         Rows inserted.
     """
     ensure_tables(store)
-    store.command(
-        "ALTER TABLE alerts DELETE WHERE Detector IN {detectors:Array(String)} "
+    store.mutate(
+        "alerts",
+        "DELETE WHERE Detector IN {detectors:Array(String)} "
         "AND AlertTime >= {start:DateTime64(3)} AND AlertTime < {end:DateTime64(3)}",
         parameters={"detectors": list(detectors), "start": start, "end": end},
         settings={"mutations_sync": 2},

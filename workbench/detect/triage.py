@@ -380,9 +380,9 @@ def triage_alerts(
     _update_alerts(store, result.alerts)
     lo = start if start is not None else pd.Timestamp("1900-01-01", tz="UTC")
     hi = end if end is not None else pd.Timestamp("2299-12-31", tz="UTC")
-    store.command(
-        "ALTER TABLE incidents DELETE "
-        "WHERE FirstSeen >= {start:DateTime64(3)} AND FirstSeen < {end:DateTime64(3)}",
+    store.mutate(
+        "incidents",
+        "DELETE WHERE FirstSeen >= {start:DateTime64(3)} AND FirstSeen < {end:DateTime64(3)}",
         parameters={"start": lo, "end": hi},
         settings={"mutations_sync": 2},
     )
@@ -395,9 +395,9 @@ def _update_alerts(store: Store, alerts: pd.DataFrame) -> None:
     """Write IncidentID / Suppressed / SuppressedBy back, one bound mutation per chunk."""
     for lo in range(0, len(alerts), _UPDATE_CHUNK):
         part = alerts.iloc[lo : lo + _UPDATE_CHUNK]
-        store.command(
-            "ALTER TABLE alerts UPDATE "
-            "IncidentID = transform(AlertID, {ids:Array(String)}, {incidents:Array(String)}, ''), "
+        store.mutate(
+            "alerts",
+            "UPDATE IncidentID = transform(AlertID, {ids:Array(String)}, {incidents:Array(String)}, ''), "
             "Suppressed = transform(AlertID, {ids:Array(String)}, {suppressed:Array(UInt8)}, "
             "toUInt8(0)), "
             "SuppressedBy = transform(AlertID, {ids:Array(String)}, {by:Array(String)}, '') "

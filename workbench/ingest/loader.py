@@ -18,7 +18,8 @@ Two processes loading the same file at the same moment are not coordinated. ``qu
 has no target-table column, so step 3 removes quarantined records of the same content and
 format whatever table they were bound for (only matters when one file is loaded into two
 tables and one of those loads is interrupted). On a cluster,
-step 3 needs ``ALTER TABLE ... DELETE`` rights on the target table.
+step 3 needs ``ALTER TABLE ... DELETE`` rights on the target table (its ``_local`` tables on a
+cluster).
 """
 
 from __future__ import annotations
@@ -225,9 +226,7 @@ def _clean_unfinished(store, sha256: str, fmt: str, table: str, columns: dict[st
         count = store.query_arrow(f"SELECT count() FROM {name} WHERE {where}", params)  # noqa: S608 - checked identifier
         n = count.column(0)[0].as_py()
         if n:
-            store.command(
-                f"ALTER TABLE {name} DELETE WHERE {where}", params, settings={"mutations_sync": 2}
-            )
+            store.mutate(name, f"DELETE WHERE {where}", params, settings={"mutations_sync": 2})
             removed += n if name != "quarantine" else 0
     return removed
 

@@ -183,9 +183,7 @@ def _delete_previous(store: Store, scorer: _Scorer, window: dict[str, Any]) -> i
     sql = "SELECT count() AS n FROM scores WHERE " + where  # noqa: S608 - fixed text
     n = int(store.query_df(sql, params)["n"].iloc[0])
     if n:
-        store.command(
-            "ALTER TABLE scores DELETE WHERE " + where, params, settings={"mutations_sync": 2}
-        )
+        store.mutate("scores", "DELETE WHERE " + where, params, settings={"mutations_sync": 2})
     return n
 
 

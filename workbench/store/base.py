@@ -19,6 +19,7 @@ from workbench.errors import InputError, StoreError
 from workbench.store.identifiers import check_identifier
 from workbench.store.library import QueryLibrary, default_library
 from workbench.store.params import normalize_parameters
+from workbench.store.schema import mutation_target
 
 #: Rows per record batch for streams, unless the caller asks otherwise.
 STREAM_BATCH_ROWS = 65_536
@@ -62,6 +63,8 @@ class Store(ABC):
 
     #: ``"embedded"`` or ``"server"``.
     backend: str = ""
+    #: The cluster whose replicated ``<table>_local`` tables hold the data (servers only).
+    cluster: str | None = None
 
     def __init__(self, library: QueryLibrary | None = None) -> None:
         self.library = library or default_library()
@@ -198,6 +201,36 @@ class Store(ABC):
             What the engine returned, if anything.
         """
         return self._command(cmd, normalize_parameters(parameters), settings)
+
+    def mutate(
+        self,
+        table: str,
+        action: str,
+        parameters: Mapping[str, Any] | None = None,
+        settings: Mapping | None = None,
+    ) -> Any:
+        """Run ``ALTER TABLE <table> DELETE|UPDATE ...`` where the table's rows are stored.
+
+        On a cluster (:attr:`cluster`, from ``WB_CLICKHOUSE_CLUSTER``) the rows live in the
+        replicated ``<table>_local`` tables behind a Distributed table, which cannot be
+        mutated: the statement goes to ``<table>_local ON CLUSTER <cluster>``.
+
+        Parameters
+        ----------
+        table : str
+            The table as the workbench names it (checked against the identifier pattern).
+        action : str
+            The mutation, e.g. ``DELETE WHERE Source = {source:String}``.
+        parameters, settings : mapping, optional
+            As for :meth:`command`.
+
+        Returns
+        -------
+        Any
+            What the engine returned, if anything.
+        """
+        return self.command(f"ALTER TABLE {mutation_target(table, self.cluster)} {action}",
+                            parameters, settings)  # fmt: skip
 
     def insert_arrow(self, table: str, arrow_table: pa.Table) -> int:
         """Insert an Arrow table, matching columns by name.

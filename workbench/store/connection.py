@@ -49,6 +49,7 @@ def connect(data_dir: str | None = None, ensure_schema: bool = True) -> Store:
             user=cfg.clickhouse_user,
             timeout_s=cfg.query_timeout_s,
             retries=cfg.connect_retries,
+            cluster=cfg.clickhouse_cluster,
         )
     store = EmbeddedStore(
         data_dir or cfg.data_dir, database=cfg.database, timeout_s=cfg.query_timeout_s

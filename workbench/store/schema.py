@@ -110,6 +110,32 @@ def ddl_statements(cluster: str | None = None, schema_dir: Path = SCHEMA_DIR) ->
     return statements
 
 
+def mutation_target(table: str, cluster: str | None = None) -> str:
+    """Return what an ``ALTER TABLE ... DELETE/UPDATE`` names for ``table``.
+
+    Parameters
+    ----------
+    table : str
+        The table as the workbench names it.
+    cluster : str, optional
+        The cluster name; its data lives in ``<table>_local`` on every node.
+
+    Returns
+    -------
+    str
+        ``table``, or ``<table>_local ON CLUSTER <cluster>``.
+
+    Raises
+    ------
+    InvalidIdentifier
+        When a name is not a plain identifier.
+    """
+    check_identifier(table)
+    if not cluster:
+        return table
+    return f"{check_identifier(f'{table}_local')} ON CLUSTER {check_identifier(cluster)}"
+
+
 def table_columns(ddl: TableDDL) -> list[tuple[str, str]]:
     """Return ``(name, type and default)`` of each column a table's DDL declares.
 

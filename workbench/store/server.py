@@ -26,6 +26,7 @@ from workbench.errors import (
 )
 from workbench.store.base import ArrowStream, Store
 from workbench.store.embedded import query_error
+from workbench.store.identifiers import check_identifier
 
 T = TypeVar("T")
 _AUTH_CODES = (516, 192, 194)  # AUTHENTICATION_FAILED, UNKNOWN_USER, REQUIRED_PASSWORD
@@ -103,6 +104,9 @@ class ServerStore(Store):
         Per-query time limit, sent as ``max_execution_time``.
     retries : int, default 4
         Attempts on connection errors; waits 0.5 s, 1 s, 2 s ... between them.
+    cluster : str, optional
+        The cluster of ``wb db init --cluster``: mutations go to its ``<table>_local``
+        tables (:meth:`~workbench.store.base.Store.mutate`).
     """
 
     backend = "server"
@@ -114,8 +118,10 @@ class ServerStore(Store):
         user: str | None = None,
         timeout_s: float = 300.0,
         retries: int = 4,
+        cluster: str | None = None,
     ) -> None:
         super().__init__()
+        self.cluster = check_identifier(cluster) if cluster else None
         args = parse_url(url)
         if user:
             args["username"] = user

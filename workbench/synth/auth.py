@@ -446,8 +446,9 @@ def write_auth_events(
     chunk_rows = check_integer("chunk_rows", chunk_rows, 1, 10_000_000)
     rows = _generate(users, days, seed, start, incident_scale, clean_days)
     if replace:
-        store.command(
-            f"ALTER TABLE {table} DELETE WHERE Source = {{source:String}}",  # noqa: S608 - checked identifier
+        store.mutate(
+            table,
+            "DELETE WHERE Source = {source:String}",
             parameters={"source": source_of(seed)},
             settings={"mutations_sync": 2},
         )

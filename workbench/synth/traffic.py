@@ -255,8 +255,9 @@ def write_traffic(
     """
     chunks = generate_traffic(n_requests, days, seed, start, chunk_rows, mix, dictionaries=True)
     if replace:
-        store.command(
-            f"ALTER TABLE {TABLE} DELETE WHERE Source = {{source:String}}",  # noqa: S608 - constant name
+        store.mutate(
+            TABLE,
+            "DELETE WHERE Source = {source:String}",
             parameters={"source": source_of(seed)},
             settings={"mutations_sync": 2},
         )
