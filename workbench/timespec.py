@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pandas as pd
+
 from workbench.errors import InputError
 
 _RELATIVE = re.compile(r"^(?:now)?\s*(?:([+-])\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w))?$", re.I)
@@ -80,3 +82,50 @@ def format_time(value: dt.datetime) -> str:
     value = _utc(value)
     spec = "milliseconds" if value.microsecond else "seconds"
     return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+def time_window(
+    start: str | dt.datetime, end: str | dt.datetime
+) -> tuple[dt.datetime, dt.datetime]:
+    """Resolve a window's bounds (see :func:`parse_time`) against one ``now``.
+
+    Parameters
+    ----------
+    start, end : str or datetime
+        Bounds: ``now``, relative (``-24h``) or ISO 8601; ``end`` is exclusive.
+
+    Returns
+    -------
+    tuple of datetime
+        ``(start, end)``, aware UTC.
+
+    Raises
+    ------
+    InputError
+        When a bound is not a time or ``start`` is not before ``end``.
+    """
+    now = dt.datetime.now(dt.UTC)
+    first, last = parse_time(start, now, "start"), parse_time(end, now, "end")
+    if first >= last:
+        raise InputError(f"start ({format_time(first)}) must be before end ({format_time(last)})")
+    return first, last
+
+
+def as_utc_times(column: pd.Series) -> pd.Series:
+    """Return a column of times as aware UTC datetimes.
+
+    ClickHouse ``DateTime`` values may arrive as epoch seconds, datetimes as naive or in
+    another zone; all come back as ``datetime64[ns, UTC]``.
+
+    Parameters
+    ----------
+    column : pandas.Series
+        Datetimes or epoch seconds.
+
+    Returns
+    -------
+    pandas.Series
+    """
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column.dt.tz_localize("UTC") if column.dt.tz is None else column.dt.tz_convert("UTC")
+    return pd.to_datetime(column.astype("int64"), unit="s", utc=True)

@@ -33,9 +33,9 @@ from workbench.reporting.entity_sources import (
 )
 from workbench.reporting.heatmaps import RequestHeatmaps, request_heatmaps
 from workbench.reporting.record import record, record_context
-from workbench.reporting.sections import _as_time, _window, bucket_seconds_for
+from workbench.reporting.sections import bucket_seconds_for
 from workbench.store import Store
-from workbench.timespec import format_time
+from workbench.timespec import as_utc_times, format_time, time_window
 from workbench.viz import (
     SafeHTML,
     concat,
@@ -324,7 +324,7 @@ def investigate(
     source = resolve_source(entity_kind)
     value = entity_value(entity_kind, entity)
     text = str(value)
-    first, last = _window(start, end)
+    first, last = time_window(start, end)
     if not 1 <= int(limit) <= 1000:
         raise InputError(f"limit must be between 1 and 1000, got {limit}")
     if store is None:
@@ -338,7 +338,7 @@ def investigate(
     percentiles = _percentiles(population, source.key, text, source.unit)
     width = bucket_seconds_for(first, last)
     timeline = entity_series(store, entity_kind, value, first, last, bucket=width)
-    timeline["bucket"] = _as_time(timeline["bucket"])
+    timeline["bucket"] = as_utc_times(timeline["bucket"])
     samples = newest_rows(store, entity_kind, text, window, int(limit))
     related = related_entities(store, entity_kind, text, window, int(limit))
     alerts = alerts_naming(store, text, window, int(limit))

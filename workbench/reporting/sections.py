@@ -20,7 +20,7 @@ from workbench.errors import InputError
 from workbench.reporting.access import report_store
 from workbench.reporting.record import record, record_context
 from workbench.store import Store
-from workbench.timespec import format_time, parse_time
+from workbench.timespec import as_utc_times, format_time, time_window
 from workbench.viz import (
     SafeHTML,
     concat,
@@ -93,14 +93,6 @@ def bucket_seconds_for(start: dt.datetime, end: dt.datetime, max_buckets: int = 
         if span / width <= max_buckets:
             return width
     return _BUCKETS[-1]
-
-
-def _window(start: str | dt.datetime, end: str | dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    now = dt.datetime.now(dt.UTC)
-    first, last = parse_time(start, now, "start"), parse_time(end, now, "end")
-    if first >= last:
-        raise InputError(f"start ({format_time(first)}) must be before end ({format_time(last)})")
-    return first, last
 
 
 @dataclass
@@ -207,13 +199,6 @@ class TrafficOverview:
         return self.top[column]
 
 
-def _as_time(column: pd.Series) -> pd.Series:
-    """Bucket starts as UTC datetimes (ClickHouse ``DateTime`` arrives as epoch seconds)."""
-    if pd.api.types.is_datetime64_any_dtype(column):
-        return column.dt.tz_localize("UTC") if column.dt.tz is None else column.dt.tz_convert("UTC")
-    return pd.to_datetime(column.astype("int64"), unit="s", utc=True)
-
-
 def _percent(share: float | None) -> str:
     return "-" if share is None else f"{100 * share:.1f} %"
 
@@ -259,7 +244,7 @@ def traffic_overview(
     InputError
         When the window is empty or inverted, or ``limit``/``bucket_seconds`` are out of range.
     """
-    first, last = _window(start, end)
+    first, last = time_window(start, end)
     if not 1 <= int(limit) <= 1000:
         raise InputError(f"limit must be between 1 and 1000, got {limit}")
     if int(bucket_seconds) < 0:
@@ -284,7 +269,7 @@ def traffic_overview(
         for column in TOP_ENTITIES
     }
     buckets = store.run("request_buckets", bucket_seconds=width, **window)
-    buckets["bucket"] = _as_time(buckets["bucket"])
+    buckets["bucket"] = as_utc_times(buckets["bucket"])
     overview = TrafficOverview(
         start=first,
         end=last,
