@@ -57,5 +57,6 @@ def test_queue_and_experiment(tmp_path) -> None:
     )  # fmt: skip
     assert exp.exit_code == 0, exp.output
     assert "uncertainty" in exp.output and "random" in exp.output
+    assert "every pool entity labelled: PR-AUC" in exp.output
     assert (tmp_path / "exp" / "learning_curves.html").stat().st_size > 100_000
     assert (tmp_path / "exp" / "learning_curves.csv").read_text().count("\n") == 7

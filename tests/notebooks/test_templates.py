@@ -37,6 +37,22 @@ KEY = "notebook-test-redaction-key-42"
 #: ``shows_requests: False`` when it shows no request strings or IPs). A new template adds its
 #: entry here; the hostile-data, browser and redaction tests then cover it.
 RUNS = {
+    # alerts per detector over time, severity mix; attacker-named accounts in the incidents
+    "triage": {"parameters": {**data.WINDOW, "limit": "10"}, "figures": 2, "shows_requests": False},
+    # PSI per column, the most drifted histograms, score drift (the tiny model scores both
+    # halves of the day), trend of past runs; no labels, so performance and calibration are notes
+    "monitor": {
+        "parameters": {
+            "reference_start": "2026-11-01T00:00:00Z",
+            "reference_end": "2026-11-01T12:00:00Z",
+            "start": "2026-11-01T12:00:00Z",
+            "end": "2026-11-02T00:00:00Z",
+            "model": "{model}",
+            "score_windows": "true",
+        },
+        "figures": 4,
+        "shows_requests": False,
+    },
     # volume, five top lists, bot scores, statuses, countries
     "traffic_overview": {"parameters": {**data.WINDOW, "limit": "10"}, "figures": 9},
     # timeline, percentiles, SHAP waterfall; the attacker's IP, whose requests are hostile
@@ -46,14 +62,17 @@ RUNS = {
             "entity_kind": "ip",
             "entity": data.HOSTILE_IPS[1],
             "model": "{model}",
+            "text_model": "{text_model}",
+            "heatmaps": "3",
             "limit": "20",
         },
         "figures": 3,
     },
-    # ROC, precision-recall, calibration, confusion matrix, recall per actor, SHAP importance
+    # ROC, precision-recall, calibration, confusion matrix, recall per actor, SHAP importance,
+    # active-learning curves
     "model_report": {
         "parameters": {"model": "{model}", "previous": "{previous}"},
-        "figures": 6,
+        "figures": 7,
         "shows_requests": False,
     },
 }
@@ -115,8 +134,11 @@ def hostile_server(chdb_server):
 
 @pytest.fixture(scope="module")
 def tiny_models(hostile_server, tmp_path_factory):
-    """Two versions of a tiny bot model trained on the hostile server's data (~1 s each)."""
-    from workbench.models import train_tabular
+    """Two versions of a tiny bot model and a tiny char-CNN, on the hostile server's data.
+
+    About a second each; the CNN explains the hostile requests in the investigation's heat maps.
+    """
+    from workbench.models import CharCNNConfig, train_charcnn, train_tabular
     from workbench.store import connect
 
     folder = tmp_path_factory.mktemp("models")
@@ -128,9 +150,15 @@ def tiny_models(hostile_server, tmp_path_factory):
             for name, seed in (("previous", 1), ("model", 0)):
                 train_tabular(store, data.WINDOW["start"], data.WINDOW["end"], folder / name,
                               split="random", seed=seed, name="bot-ip", **TINY_MODEL)  # fmt: skip
+            config = CharCNNConfig(max_len=96, embed_dim=8, kernel_sizes=(3,), n_filters=8,
+                                   hidden=8)  # fmt: skip
+            train_charcnn(folder / "cnn", head="bot", store=store, start=data.WINDOW["start"],
+                          end=data.WINDOW["end"], max_rows=1500, epochs=1, config=config,
+                          progress=False)  # fmt: skip
         finally:
             store.close()
-    return {"model": str(folder / "model"), "previous": str(folder / "previous")}
+    return {"model": str(folder / "model"), "previous": str(folder / "previous"),
+            "text_model": str(folder / "cnn")}  # fmt: skip
 
 
 def report_text(path: Path) -> str:
@@ -177,6 +205,28 @@ def test_model_report_shows_the_models_numbers(hostile_server, tiny_models, tmp_
     assert page.count("Plotly.newPlot") == RUNS["model_report"]["figures"]
     assert "re-scored" in page and "No ROC curve" not in page and "No SHAP" not in page
     assert "Previous content hash" in page and "No previous version" not in page
+    # active learning: the headline is what the experiment computes on the model's own data
+    from workbench.labels.experiment import experiment_from_store
+
+    artifact = load_model(tiny_models["model"])
+    window = artifact.card["data_window"]
+    store = ServerStore(hostile_server["env"]["WB_CLICKHOUSE_URL"], password=SERVER_PASSWORD,
+                        user=SERVER_USER, retries=2)  # fmt: skip
+    try:
+        curves = experiment_from_store(store, window["start"], window["end"], window["entity"],
+                                       artifact.features["features"], seeds=(0, 1, 2),
+                                       initial=10, k=10, rounds=8)  # fmt: skip
+    finally:
+        store.close()
+    expected = curves.headline()
+    assert headline["al_best_strategy"] == expected["best_strategy"]
+    assert headline["al_labels_to_95pct"] == expected["labels_to_reach"]
+    assert headline["al_full_pr_auc"] == pytest.approx(expected["full_pr_auc"], abs=1e-4)
+    assert headline["al_label_budget"] == expected["label_budget"] == 90
+    for strategy, value in expected["pr_auc_at_budget"].items():
+        assert headline[f"al_pr_auc_{strategy}"] == pytest.approx(value, abs=1e-4)
+    assert "Active learning" in page and "No learning curves" not in page
+    assert "PR-AUC at 90 labels, random" in page and "Best strategy" in page
     with pytest.raises(InputError, match="does not exist"):
         model_report(tmp_path / "missing")
     with pytest.raises(InputError, match="model is required"):
@@ -206,7 +256,7 @@ def test_investigate_rejects_bad_input(hostile_server, monkeypatch):
     with pytest.raises(InputError, match="made no requests"):
         investigate("192.0.2.250", "ip", **window)
     with pytest.raises(InputError, match="entity_kind must be one of"):
-        investigate("x", "account", **window)
+        investigate("x", "session", **window)
     with pytest.raises(InputError, match="an ASN is a number"):
         investigate("AS64500", "asn", **window)
     with pytest.raises(InputError, match="entity is required"):
@@ -229,6 +279,8 @@ def test_hostile_strings_are_escaped_in_the_html(hostile_report):
         assert payload not in page, payload
     if RUNS[hostile_report.record.name].get("shows_requests", True):
         assert "&lt;img src=x onerror=alert(1)&gt;" in page  # shown, as text
+    if hostile_report.record.name == "investigate":  # the CNN's heat maps of hostile requests
+        assert page.count('class="wb-heatmap"') == 3 and "&lt;</span>" in page
     assert SERVER_PASSWORD not in page
     assert SERVER_PASSWORD not in hostile_report.notebook_path.read_text()
     assert not re.search(r"<script[^>]+src=", page)

@@ -12,15 +12,17 @@ from workbench.labels.store import (
     verdict_target,
     write_labels,
 )
-from workbench.labels.training import labelled_entity_frame
+from workbench.labels.training import LABEL_SOURCES, apply_label_source, labelled_entity_frame
 
 __all__ = [
     "ANOMALOUS_VERDICTS",
+    "LABEL_SOURCES",
     "NORMAL_VERDICTS",
     "STRATEGIES",
     "VERDICTS",
     "ImportResult",
     "LearningCurves",
+    "apply_label_source",
     "build_queue",
     "experiment_from_store",
     "import_labels_csv",

@@ -159,7 +159,15 @@ def experiment(
         out.mkdir(parents=True, exist_ok=True)
         result.frame.to_csv(out / "learning_curves.csv", index=False)
         result.figure().write_html(out / "learning_curves.html", include_plotlyjs=True)
-    summary = result.summary()
-    table = summary.pivot(index="n_labels", columns="strategy", values="mean").reset_index()
-    table.columns.name = None
-    _show(table)
+    _show(result.table())
+    head = result.headline()
+    reached = head["labels_to_reach"]
+    typer.echo(
+        f"every pool entity labelled: PR-AUC {head['full_pr_auc']:.4f}; best strategy "
+        f"{head['best_strategy']}: "
+        + (
+            f"{reached} labels to reach {head['share']:.0%} of it"
+            if reached is not None
+            else f"{head['share']:.0%} of it not reached within {head['label_budget']} labels"
+        )
+    )

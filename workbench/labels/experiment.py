@@ -4,13 +4,15 @@ The simulated analyst answers every query from ground truth. Per seed the entiti
 once (stratified) into a pool and a held-out test set, and every strategy starts from the same
 few labels; then, round after round, a LightGBM model is trained on the labelled entities,
 PR-AUC (average precision) is recorded on the test set, and ``k`` more pool entities are
-queried with the strategy and their ground truth revealed.
+queried with the strategy and their ground truth revealed. The same model trained on the
+whole pool gives each seed's full-data PR-AUC, the ceiling the curves are read against
+(:meth:`LearningCurves.headline`: labels the best strategy needs to reach a share of it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,10 @@ from workbench.store.base import Store
 
 #: Columns of :attr:`LearningCurves.frame`.
 CURVE_COLUMNS = ("strategy", "seed", "round", "n_labels", "positives", "pr_auc")
+#: Columns of :attr:`LearningCurves.full`.
+FULL_COLUMNS = ("seed", "n_labels", "pr_auc")
+#: Share of the full-data PR-AUC that :meth:`LearningCurves.headline` asks a strategy to reach.
+REACH_SHARE = 0.95
 
 
 @dataclass
@@ -37,15 +43,90 @@ class LearningCurves:
         Tidy rows with :data:`CURVE_COLUMNS`.
     prevalence : float
         Share of positives in the data (the PR-AUC of a useless model).
+    full : pandas.DataFrame
+        Per seed, the PR-AUC of the same model trained on the whole pool
+        (:data:`FULL_COLUMNS`); empty when not computed.
     """
 
     frame: pd.DataFrame
     prevalence: float
+    full: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(FULL_COLUMNS)))
 
     def summary(self) -> pd.DataFrame:
         """Mean and standard deviation of PR-AUC per strategy and number of labels."""
         g = self.frame.groupby(["strategy", "n_labels"], sort=True)["pr_auc"]
         return g.agg(["mean", "std", "count"]).reset_index()
+
+    def table(self) -> pd.DataFrame:
+        """Mean PR-AUC over seeds: one row per number of labels, one column per strategy."""
+        wide = self.summary().pivot(index="n_labels", columns="strategy", values="mean")
+        order = [s for s in dict.fromkeys(self.frame["strategy"]) if s in wide.columns]
+        wide = wide[order].reset_index()
+        wide.columns.name = None
+        return wide
+
+    @property
+    def full_pr_auc(self) -> float | None:
+        """Mean over seeds of the PR-AUC with every pool entity labelled (None if unknown)."""
+        if self.full.empty:
+            return None
+        return float(self.full["pr_auc"].mean())
+
+    def labels_to_reach(self, share: float = REACH_SHARE) -> dict[str, int | None]:
+        """Fewest labels at which each strategy's mean PR-AUC reaches ``share`` of full data.
+
+        Parameters
+        ----------
+        share : float, default 0.95
+            Share of :attr:`full_pr_auc` to reach.
+
+        Returns
+        -------
+        dict of str to int or None
+            Per strategy, the first label count whose mean PR-AUC is at least
+            ``share * full_pr_auc``; None when it never does (or full data is unknown).
+        """
+        table = self.table()
+        full = self.full_pr_auc
+        out: dict[str, int | None] = {}
+        for strategy in table.columns[1:]:
+            reached = table.loc[table[strategy] >= share * full, "n_labels"] if full else []
+            out[str(strategy)] = int(min(reached)) if len(reached) else None
+        return out
+
+    def headline(self, share: float = REACH_SHARE) -> dict[str, Any]:
+        """Return the numbers a report records about the curves.
+
+        Parameters
+        ----------
+        share : float, default 0.95
+            Share of the full-data PR-AUC the strategies are asked to reach.
+
+        Returns
+        -------
+        dict
+            ``full_pr_auc``; ``best_strategy`` (fewest labels to reach the share; ties, and
+            no strategy reaching it, broken by the mean PR-AUC over the curve's label
+            counts, its normalized area) and ``labels_to_reach`` (None when it does not
+            reach the share); ``label_budget`` (the largest label count) and
+            ``pr_auc_at_budget`` per strategy (mean over seeds, rounded to 4 digits).
+        """
+        table = self.table()
+        last = table.iloc[-1]
+        at_budget = {str(s): round(float(last[s]), 4) for s in table.columns[1:]}
+        area = {str(s): float(table[s].mean()) for s in table.columns[1:]}
+        reach = self.labels_to_reach(share)
+        big = int(table["n_labels"].max()) + 1
+        best = min(at_budget, key=lambda s: (reach[s] or big, -area[s]))
+        full = self.full_pr_auc
+        return {
+            "full_pr_auc": None if full is None else round(full, 4),
+            "share": share,
+            "best_strategy": best,
+            "labels_to_reach": reach[best],
+            "label_budget": int(last["n_labels"]),
+            "pr_auc_at_budget": at_budget,
+        }
 
     def figure(self) -> go.Figure:
         """Plot mean PR-AUC against the number of labels, one line (and band) per strategy."""
@@ -63,6 +144,14 @@ class LearningCurves:
                 )
             )
         fig.add_hline(y=self.prevalence, line_dash="dot", annotation_text="prevalence (chance)")
+        if self.full_pr_auc is not None:
+            fig.add_hline(
+                y=self.full_pr_auc,
+                line_dash="dash",
+                line_color="#455a64",
+                annotation_text="every pool entity labelled",
+                annotation_position="bottom right",
+            )
         fig.update_layout(
             title="Active learning: PR-AUC against labels, per strategy",
             xaxis_title="labels",
@@ -167,7 +256,7 @@ def run_experiment(
         raise InputError("need initial >= 2, k >= 1, rounds >= 0 and 0 < test_size < 1")
     from tqdm.auto import tqdm
 
-    rows = []
+    rows, full = [], []
     bar = tqdm(total=len(seeds) * len(strategies), desc="strategies", disable=not progress)
     for seed in seeds:
         pool, test = train_test_split(
@@ -180,6 +269,8 @@ def run_experiment(
         rng = np.random.default_rng(seed)
         start = _initial(target[pool], initial, rng)
         xp, yp, xt, yt = x[pool], target[pool], x[test], target[test]
+        p_full = _fit_predict(xp, yp, xt, seed)
+        full.append((int(seed), int(pool.size), float(average_precision_score(yt, p_full))))
         for strategy in strategies:
             labelled = np.zeros(pool.size, dtype=bool)
             labelled[start] = True
@@ -200,7 +291,51 @@ def run_experiment(
             bar.update(1)
     bar.close()
     frame = pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
-    return LearningCurves(frame=frame, prevalence=float(target.mean()))
+    return LearningCurves(
+        frame=frame,
+        prevalence=float(target.mean()),
+        full=pd.DataFrame(full, columns=list(FULL_COLUMNS)),
+    )
+
+
+def experiment_data(
+    store: Store,
+    start: Any,
+    end: Any,
+    entity: str = "ip",
+    features: Sequence[str] | None = None,
+    label_rule: str = "majority",
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Fetch the experiment's inputs: entity features and ground truth of a window.
+
+    Parameters
+    ----------
+    store : Store
+        Where labelled (synthetic) ``http_requests`` are.
+    start, end : datetime or ISO-8601 str
+        Window, UTC.
+    entity : str, default "ip"
+        Entity kind.
+    features : sequence of str, optional
+        Feature names (all of the entity's when omitted).
+    label_rule : {"majority", "any"}, default "majority"
+        When an entity counts as automated.
+
+    Returns
+    -------
+    X : pandas.DataFrame
+        Features of the entities with ground truth, sorted by key.
+    y : numpy.ndarray
+        Their ground truth (1 automated, 0 human).
+    """
+    from workbench.features import resolve_entity
+    from workbench.models.entity_data import entity_training_frame, feature_columns
+
+    kind = resolve_entity(entity)
+    frame = entity_training_frame(store, kind, start, end, features, label_rule)
+    frame = frame[frame["y"] >= 0].reset_index(drop=True)
+    names = feature_columns(frame, kind.keys)
+    return frame[names], frame["y"].to_numpy(dtype=np.int8)
 
 
 def experiment_from_store(
@@ -209,6 +344,7 @@ def experiment_from_store(
     end: Any,
     entity: str = "ip",
     features: Sequence[str] | None = None,
+    label_rule: str = "majority",
     **kwargs: Any,
 ) -> LearningCurves:
     """Run :func:`run_experiment` on entity features and ground truth from the store.
@@ -223,6 +359,8 @@ def experiment_from_store(
         Entity kind.
     features : sequence of str, optional
         Feature names (all of the entity's when omitted).
+    label_rule : {"majority", "any"}, default "majority"
+        When an entity counts as automated.
     **kwargs
         Passed to :func:`run_experiment`.
 
@@ -231,11 +369,5 @@ def experiment_from_store(
     LearningCurves
         Tidy frame and figure.
     """
-    from workbench.features import resolve_entity
-    from workbench.models.entity_data import LABEL_COLUMNS, entity_training_frame
-
-    kind = resolve_entity(entity)
-    frame = entity_training_frame(store, kind, start, end, features)
-    frame = frame[frame["y"] >= 0]
-    names = [c for c in frame.columns if c not in (*kind.keys, *LABEL_COLUMNS)]
-    return run_experiment(frame[names], frame["y"].to_numpy(), **kwargs)
+    X, y = experiment_data(store, start, end, entity, features, label_rule)
+    return run_experiment(X, y, **kwargs)

@@ -39,6 +39,14 @@ _Features = Annotated[
 _LabelRule = Annotated[
     str, typer.Option(help="Entity is automated when the majority (or any) of its requests are.")
 ]
+_Labels = Annotated[
+    str,
+    typer.Option(
+        "--labels",
+        help="Targets from: truth (ground-truth columns), analyst (only entities with an "
+        "analyst verdict, latest wins) or both (verdicts override ground truth).",
+    ),
+]
 
 
 def _features(text: str | None) -> list[str] | None:
@@ -88,6 +96,7 @@ def train_tabular_cmd(
     split: _Split = "campaign",
     features: _Features = None,
     label_rule: _LabelRule = "majority",
+    labels: _Labels = "truth",
     compare_backends: Annotated[
         bool, typer.Option(help="Also time scikit-learn's HistGradientBoosting on the split.")
     ] = False,
@@ -108,11 +117,18 @@ def train_tabular_cmd(
             split=split,
             features=_features(features),
             label_rule=label_rule,
+            labels=labels,
             compare=compare_backends,
             overwrite=overwrite,
         )
     finally:
         store.close()
+    used = result.metrics.get("labels") or {}
+    if used.get("source", "truth") != "truth":
+        typer.echo(
+            f"labels: {used['source']}; {used.get('analyst_labels', 0)} analyst labels used, "
+            f"{used.get('overrode_truth', 0)} overrode the ground truth"
+        )
     _summary(result.metrics, result.folder)
 
 

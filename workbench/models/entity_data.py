@@ -214,6 +214,9 @@ class EntitySplit:
         Entity key columns.
     dropped : dict
         Rows left out, by reason.
+    labels : dict
+        Where the targets came from (:func:`workbench.labels.apply_label_source` stats:
+        ``source``, analyst labels used, how many overrode ground truth ...).
     """
 
     train: pd.DataFrame
@@ -222,6 +225,7 @@ class EntitySplit:
     how: str
     keys: list[str]
     dropped: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, Any] = field(default_factory=lambda: {"source": "truth"})
 
     def sides(self) -> dict[str, pd.DataFrame]:
         """Return ``{"train": ..., "validation": ..., "test": ...}``."""
@@ -244,7 +248,11 @@ class EntitySplit:
 
     def describe(self) -> dict[str, Any]:
         """Return JSON-ready counts: rows, classes, actors and campaigns per side."""
-        out: dict[str, Any] = {"how": self.how, "dropped": dict(self.dropped)}
+        out: dict[str, Any] = {
+            "how": self.how,
+            "dropped": dict(self.dropped),
+            "labels": dict(self.labels),
+        }
         for name, side in self.sides().items():
             out[name] = {
                 "entities": len(side),
@@ -380,11 +388,14 @@ def split_training_frames(
     seed: int = 0,
     features: Sequence[str] | None = None,
     label_rule: str = "majority",
+    labels: str = "truth",
 ) -> EntitySplit:
     """Build the labelled entity table(s) for a window and split them.
 
     Time splits compute features separately on each part of the window (the parts are
     cut by ``fractions`` of its duration), so no test-time request feeds a training row.
+    Targets come from ground truth, analyst verdicts (the ``labels`` table) or both, set
+    before the split so the split sees the targets the model is trained on.
 
     Parameters
     ----------
@@ -396,12 +407,25 @@ def split_training_frames(
     seed : int, default 0
     features : sequence of str, optional
     label_rule : {"majority", "any"}, default "majority"
+    labels : {"truth", "analyst", "both"}, default "truth"
+        Target source (:func:`workbench.labels.apply_label_source`): ground truth only,
+        each entity's latest analyst verdict only, or verdicts overriding ground truth.
 
     Returns
     -------
     EntitySplit
-        Labelled (and unlabelled, ``y = -1``) entities per side.
+        Labelled (and unlabelled, ``y = -1``) entities per side; ``.labels`` says where
+        the targets came from.
+
+    Raises
+    ------
+    InputError
+        Bad arguments, no data, or (``labels="analyst"``) too few verdicts of a class.
     """
+    from workbench.labels.training import LABEL_SOURCES, apply_label_source
+
+    if labels not in LABEL_SOURCES:
+        raise InputError(f"labels must be one of {LABEL_SOURCES}, not {labels!r}")
     kind = resolve_entity(entity)
     if how in ("time", "time_campaign"):
         parts = []
@@ -411,7 +435,10 @@ def split_training_frames(
         frame = pd.concat(parts, ignore_index=True)
     else:
         frame = entity_training_frame(store, kind, start, end, features, label_rule)
-    return split_entities(frame, kind.keys, how, fractions, seed)
+    frame, stats = apply_label_source(frame, store, kind, labels)
+    result = split_entities(frame, kind.keys, how, fractions, seed)
+    result.labels = stats
+    return result
 
 
 def feature_columns(frame: pd.DataFrame, keys: Sequence[str]) -> list[str]:
@@ -425,9 +452,27 @@ def labelled(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["y"] >= 0]
 
 
-def label_targets_description(rule: str, targets: Mapping[str, int] = LABEL_TARGETS) -> dict:
-    """Return how targets were made, for ``features.json`` and ``metrics.json``."""
+def label_targets_description(
+    rule: str, targets: Mapping[str, int] = LABEL_TARGETS, source: str = "truth"
+) -> dict:
+    """Return how targets were made, for ``features.json`` and ``metrics.json``.
+
+    Parameters
+    ----------
+    rule : {"majority", "any"}
+        Ground-truth rule per entity.
+    targets : mapping of str to int, optional
+        Ground-truth ``label`` values and their target.
+    source : {"truth", "analyst", "both"}, default "truth"
+        Where the targets came from (ground truth, analyst verdicts, or verdicts over it).
+
+    Returns
+    -------
+    dict
+        JSON-ready description.
+    """
     return {
+        "source": source,
         "rule": rule,
         "automated_labels": sorted(k for k, v in targets.items() if v == 1),
         "human_labels": sorted(k for k, v in targets.items() if v == 0),

@@ -132,16 +132,29 @@ def _xy(frame: pd.DataFrame, names: Sequence[str]) -> tuple[pd.DataFrame, np.nda
 
 def _check_sides(split: EntitySplit, need_labels: bool) -> dict[str, pd.DataFrame]:
     sides = {name: labelled(side) for name, side in split.sides().items()}
+    source = split.labels.get("source", "truth")
+    hint = (
+        "label more entities of each class, or use split='random'"
+        if source == "analyst"
+        else "widen the window, or use another split"
+    )
     if need_labels:
         for name, side in sides.items():
             if side.empty or side["y"].nunique() < 2:
                 raise InputError(
-                    f"the {name} entities of the {split.how} split hold "
+                    f"the {name} entities of the {split.how} split (labels={source!r}) hold "
                     f"{int((side['y'] == 1).sum())} automated and "
                     f"{int((side['y'] == 0).sum())} human entities; each side needs both "
-                    "(widen the window, or use another split)"
+                    f"({hint})"
                 )
     return sides
+
+
+def _labels_card(split: EntitySplit, label_rule: str) -> dict[str, Any]:
+    """How the targets were made: the ground-truth rule, the source and analyst counts."""
+    stats = dict(split.labels)
+    source = stats.pop("source", "truth")
+    return {**label_targets_description(label_rule, source=source), **stats}
 
 
 def _window_card(start: Any, end: Any, entity: str, split: EntitySplit) -> dict[str, Any]:
@@ -168,7 +181,9 @@ def _stages(progress: bool, total: int, desc: str) -> tqdm:
     return tqdm(total=total, desc=desc, unit="step", disable=not progress, leave=False)
 
 
-def _features_json(kind, names: Sequence[str], label_rule: str) -> dict[str, Any]:
+def _features_json(
+    kind, names: Sequence[str], label_rule: str, source: str = "truth"
+) -> dict[str, Any]:
     return {
         "kind": "entity_features",
         "entity": kind.name,
@@ -176,7 +191,7 @@ def _features_json(kind, names: Sequence[str], label_rule: str) -> dict[str, Any
         "table": kind.table,
         "features": list(names),
         "window": "features over [start, end), UTC, computed by workbench.features",
-        "labels": label_targets_description(label_rule),
+        "labels": label_targets_description(label_rule, source=source),
     }
 
 
@@ -193,6 +208,7 @@ def train_tabular(
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
     features: Sequence[str] | None = None,
     label_rule: str = "majority",
+    labels: str = "truth",
     compare: bool = False,
     progress: bool = True,
     overwrite: bool = False,
@@ -219,6 +235,14 @@ def train_tabular(
     features : sequence of str, optional
         Feature names (all of the entity's by default).
     label_rule : {"majority", "any"}, default "majority"
+        When an entity counts as automated in the ground truth.
+    labels : {"truth", "analyst", "both"}, default "truth"
+        Target source: ``truth`` the ground-truth columns of ``http_requests``;
+        ``analyst`` only entities with an analyst verdict in the ``labels`` table, ``y``
+        from each one's latest verdict; ``both`` latest verdicts where there are any,
+        ground truth elsewhere (see :func:`workbench.labels.apply_label_source`). The
+        source and the analyst counts (used, overriding ground truth) are recorded in
+        ``metrics["labels"]``, ``metrics["split"]["labels"]`` and the card.
     compare : bool, default False
         Also fit scikit-learn's HistGradientBoosting on the same split and record both
         libraries' fit time, predict latency and PR-AUC (``metrics["backends"]``).
@@ -239,7 +263,8 @@ def train_tabular(
     Raises
     ------
     InputError
-        Bad arguments, no data, or a side without both classes.
+        Bad arguments, no data, a side without both classes, or (``labels="analyst"``)
+        too few analyst verdicts of a class.
     """
     folder = _prepare_out(out, overwrite)
     kind = resolve_entity(entity)
@@ -247,7 +272,7 @@ def train_tabular(
     try:
         bar.set_postfix_str("features")
         sp = split_training_frames(
-            store, kind, start, end, split, fractions, seed, features, label_rule
+            store, kind, start, end, split, fractions, seed, features, label_rule, labels
         )
         bar.update(1)
         sides = _check_sides(sp, need_labels=True)
@@ -284,7 +309,7 @@ def train_tabular(
         )
         metrics: dict[str, Any] = {
             "task": f"automated vs human per {kind.name} entity; bot score 1-99 (1 = automated)",
-            "labels": label_targets_description(label_rule),
+            "labels": _labels_card(sp, label_rule),
             "split": sp.describe(),
             "features": list(names),
             "model": {
@@ -326,13 +351,18 @@ def train_tabular(
                 "kind": "tabular",
                 "task": metrics["task"],
                 "data_window": _window_card(start, end, kind.name, sp),
+                "labels": {
+                    k: v
+                    for k, v in metrics["labels"].items()
+                    if k in ("source", "rule", "analyst_labels", "overrode_truth")
+                },
                 "seed": seed,
             }
             save_model(
                 folder,
                 None,
                 config,
-                _features_json(kind, names, label_rule),
+                _features_json(kind, names, label_rule, sp.labels.get("source", "truth")),
                 metrics,
                 card,
                 extra_files={BOOSTER_FILE: state["model_text"]},

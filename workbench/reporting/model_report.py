@@ -6,13 +6,22 @@ curves and global SHAP importance need predictions, so :func:`model_report` rebu
 model's test split from the store (same window, entity, split rule and seed as the card
 records) and re-scores it; when the store no longer holds that data the report says so and
 shows what ``metrics.json`` has.
+
+The "Active learning" section runs :func:`workbench.labels.experiment.run_experiment` at
+report time on the model's own data (window, entity, features and ground-truth rule of the
+card): a simulated analyst labels entities with each strategy, and PR-AUC on held-out
+entities is drawn against the number of labels. It is bounded (seeds, rounds and labels per
+round are template parameters; the default is 3 x 4 strategies x 9 small LightGBM fits, a
+few seconds on ~2,000 entities) and deterministic for the same data and parameters. When
+it cannot run (no ground truth in the store, one class, too few entities) the report says
+why instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +34,10 @@ from workbench.reporting.record import record, record_context
 from workbench.store import Store
 from workbench.viz import SafeHTML, concat, html_table, importance_bar, key_value_table, paragraph
 from workbench.viz.figures import TEMPLATE, plot_label
+
+if TYPE_CHECKING:
+    from workbench.labels.experiment import LearningCurves
+    from workbench.models.entity_data import EntitySplit
 
 #: Metrics compared with the baseline and with the previous version, in this order.
 KEY_METRICS = ("roc_auc", "pr_auc", "precision", "recall", "f1", "fpr_humans", "ece")
@@ -50,6 +63,10 @@ class ModelReport:
         Global SHAP importance over the test split (``feature``, ``mean_abs_shap`` ...).
     previous : dict or None
         ``{"folder", "card", "metrics"}`` of the previous version, when one was given.
+    curves : LearningCurves or None
+        The active-learning experiment on the model's data, or None.
+    curves_note : str
+        How the curves were made, or why they could not be.
     """
 
     folder: Path
@@ -60,6 +77,8 @@ class ModelReport:
     rescore_note: str = ""
     importance: pd.DataFrame | None = None
     previous: dict[str, Any] | None = field(default=None)
+    curves: LearningCurves | None = None
+    curves_note: str = ""
 
     @property
     def model_test(self) -> dict[str, Any]:
@@ -89,6 +108,7 @@ class ModelReport:
                 f"{window.get('train')} / {window.get('validation')} / {window.get('test')}"
             ),
             "Features": len(self.features.get("features", [])),
+            "Labels": _labels_text(self.metrics.get("labels") or self.card.get("labels") or {}),
             "Targets met": targets.get("met"),
             "ROC, precision-recall and SHAP": self.rescore_note,
         }
@@ -234,6 +254,45 @@ class ModelReport:
         })  # fmt: skip
         return concat(head, html_table(pd.DataFrame(rows)))
 
+    def learning_curve_figure(self) -> go.Figure | SafeHTML:
+        """Return mean PR-AUC against the number of labels per strategy (or a note)."""
+        if self.curves is None:
+            return paragraph(f"No learning curves: {self.curves_note}", "wb-note")
+        fig = self.curves.figure()
+        fig.update_xaxes(title_text="labels (simulated analyst, ground truth)")
+        return _layout(fig, "Active learning: PR-AUC on held-out entities against labels", 420)
+
+    def learning_curve_table(self) -> SafeHTML:
+        """Return PR-AUC per strategy at each label count (mean over seeds), or a note."""
+        if self.curves is None:
+            return paragraph(f"No learning curves: {self.curves_note}", "wb-note")
+        table = self.curves.table()
+        for column in table.columns[1:]:
+            table[column] = table[column].round(4)
+        table = table.rename(columns={"n_labels": "labels"})
+        return concat(paragraph(self.curves_note, "wb-note"), html_table(table))
+
+    def learning_curve_headline(self) -> SafeHTML:
+        """Return the headline of the experiment: full-data PR-AUC, labels to reach it."""
+        if self.curves is None:
+            return paragraph(f"No learning curves: {self.curves_note}", "wb-note")
+        head = self.curves.headline()
+        share = f"{round(100 * head['share'])} %"
+        reached = head["labels_to_reach"]
+        rows = {
+            "PR-AUC with every pool entity labelled": head["full_pr_auc"],
+            f"Best strategy (fewest labels to {share} of it)": head["best_strategy"],
+            f"Labels it needs to reach {share}": (
+                reached if reached is not None else f"not reached within {head['label_budget']}"
+            ),
+            **{
+                f"PR-AUC at {head['label_budget']} labels, {name}": value
+                for name, value in head["pr_auc_at_budget"].items()
+            },
+            "Share of automated entities (chance PR-AUC)": round(self.curves.prevalence, 4),
+        }
+        return key_value_table(rows)
+
     def _curves(self) -> list[tuple[str, str, str]]:
         curves = [("p_model", "model", _MODEL_COLOR)]
         if "p_baseline" in self.test.columns:
@@ -250,6 +309,14 @@ def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
     )
     return fig
+
+
+def _labels_text(labels: dict[str, Any]) -> str:
+    source = labels.get("source", "truth")
+    if source == "truth":
+        return f"ground truth ({labels.get('rule', 'majority')} rule)"
+    text = f"{source}: {labels.get('analyst_labels', 0)} analyst labels"
+    return text + f", {labels.get('overrode_truth', 0)} overrode the ground truth"
 
 
 def _num(value: Any) -> float | None:
@@ -276,25 +343,29 @@ def _load(folder: str | Path) -> tuple[Any, Any]:
     return model, artifact
 
 
-def _rescore(store: Store, model: Any, artifact: Any) -> tuple[pd.DataFrame | None, Any, str]:
-    """Rebuild the test split as training did and score it with the model and its baseline."""
+def _rescore(
+    store: Store, model: Any, artifact: Any
+) -> tuple[pd.DataFrame | None, Any, str, EntitySplit | None]:
+    """Rebuild the split as training did; score its test side with the model and baseline."""
     from workbench.explain import explain_tabular
     from workbench.models import RuleBaseline
     from workbench.models.entity_data import split_training_frames
 
     window = artifact.card.get("data_window", {})
-    rule = (artifact.features.get("labels") or {}).get("rule", "majority")
+    labels = artifact.features.get("labels") or {}
+    rule, source = labels.get("rule", "majority"), labels.get("source", "truth")
     try:
         split = split_training_frames(
             store, window["entity"], window["start"], window["end"], window["split"],
             seed=int(artifact.card.get("seed", 0)), features=artifact.features["features"],
-            label_rule=rule,
+            label_rule=rule, labels=source,
         )  # fmt: skip
     except (InputError, StoreError, KeyError) as exc:
-        return None, None, f"the test split could not be rebuilt from the store ({exc})"
+        return None, None, f"the test split could not be rebuilt from the store ({exc})", None
     test = split.test[split.test["y"] >= 0]
     if test.empty or test["y"].nunique() < 2:
-        return None, None, "the store no longer holds a labelled test split with both classes"
+        note = "the store no longer holds a labelled test split with both classes"
+        return None, None, note, split
     expected = window.get("test")
     names = list(model.feature_names_)
     out = pd.DataFrame({
@@ -309,11 +380,80 @@ def _rescore(store: Store, model: Any, artifact: Any) -> tuple[pd.DataFrame | No
     note = f"re-scored {len(out)} test entities rebuilt from the store"
     if expected is not None and int(expected) != len(split.test):
         note += f" (training had {expected}; the data in the window has changed since)"
-    return out, explanation, note
+    return out, explanation, note, split
+
+
+def _curve_data(
+    store: Store, artifact: Any, split: EntitySplit | None = None
+) -> tuple[pd.DataFrame, np.ndarray] | str:
+    """Return the experiment's inputs for the model's window, entity and features, or why not.
+
+    The rebuilt split of a ground-truth model split by campaign or at random holds every
+    entity of the window once: its sides, sorted by key, are the rows
+    :func:`~workbench.labels.experiment.experiment_data` would query again, so they are
+    reused. Other models (time splits, analyst labels) query the ground truth.
+    """
+    from workbench.labels.experiment import experiment_data
+    from workbench.models.entity_data import feature_columns
+
+    window = artifact.card.get("data_window", {})
+    labels = artifact.features.get("labels") or {}
+    rule = labels.get("rule", "majority")
+    if (
+        split is not None
+        and labels.get("source", "truth") == "truth"
+        and split.how in ("campaign", "random")
+        and not split.dropped
+    ):
+        frame = pd.concat(split.sides().values(), ignore_index=True)
+        frame = frame.sort_values(split.keys, kind="stable", ignore_index=True)
+        frame = frame[frame["y"] >= 0].reset_index(drop=True)
+        return frame[feature_columns(frame, split.keys)], frame["y"].to_numpy(dtype=np.int8)
+    try:
+        return experiment_data(
+            store, window["start"], window["end"], window["entity"],
+            artifact.features["features"], rule,
+        )  # fmt: skip
+    except (InputError, StoreError, KeyError) as exc:
+        return f"the model's data could not be read from the store ({exc})"
+
+
+def _run_curves(
+    data: tuple[pd.DataFrame, np.ndarray] | str, settings: dict[str, int]
+) -> tuple[LearningCurves | None, str]:
+    """Run the bounded experiment on the fetched data; a note instead of an error."""
+    from workbench.labels.experiment import run_experiment
+
+    if isinstance(data, str):
+        return None, data
+    X, y = data
+    seeds = tuple(range(int(settings["seeds"])))
+    try:
+        curves = run_experiment(
+            X, y, seeds=seeds, initial=int(settings["initial"]), k=int(settings["k"]),
+            rounds=int(settings["rounds"]),
+        )  # fmt: skip
+    except InputError as exc:
+        return None, f"the experiment cannot run on the model's data ({exc})"
+    note = (
+        f"{len(y)} entities of the model's window with ground truth "
+        f"({int(np.sum(y))} automated); per seed ({len(seeds)}), a stratified 30 % is held "
+        f"out, the analyst starts with {settings['initial']} labels and adds {settings['k']} "
+        f"per round for {settings['rounds']} rounds; mean PR-AUC over seeds"
+    )
+    return curves, note
 
 
 def model_report(
-    model: str | Path, previous: str | Path = "", store: Store | None = None
+    model: str | Path,
+    previous: str | Path = "",
+    store: Store | None = None,
+    *,
+    learning_curves: bool = True,
+    curve_seeds: int = 3,
+    curve_initial: int = 10,
+    curve_k: int = 10,
+    curve_rounds: int = 8,
 ) -> ModelReport:
     """Load a trained model, re-score its test split and record its headline numbers.
 
@@ -326,6 +466,16 @@ def model_report(
     store : Store, optional
         Where the model's training data is; by default the configured store is opened for
         the queries only.
+    learning_curves : bool, default True
+        Run the active-learning experiment on the model's data (a few seconds).
+    curve_seeds : int, default 3
+        Seeds of the experiment (0, 1, ...); the table shows the mean over them.
+    curve_initial : int, default 10
+        Labels the simulated analyst starts with.
+    curve_k : int, default 10
+        Labels per round.
+    curve_rounds : int, default 8
+        Query rounds (the largest label count is ``curve_initial + curve_k * curve_rounds``).
 
     Returns
     -------
@@ -346,11 +496,20 @@ def model_report(
     if str(previous).strip():
         _, old = _load(previous)
         before = {"folder": old.folder, "card": old.card, "metrics": old.metrics}
+
+    def fetch(opened: Store) -> tuple[Any, Any, str, Any]:
+        test, explanation, note, split = _rescore(opened, fitted, artifact)
+        data = _curve_data(opened, artifact, split) if learning_curves else "not asked for"
+        return test, explanation, note, data
+
     if store is None:
         with report_store() as opened:
-            test, explanation, note = _rescore(opened, fitted, artifact)
+            test, explanation, note, data = fetch(opened)
     else:
-        test, explanation, note = _rescore(store, fitted, artifact)
+        test, explanation, note, data = fetch(store)
+    settings = {"seeds": curve_seeds, "initial": curve_initial, "k": curve_k,
+                "rounds": curve_rounds}  # fmt: skip
+    curves, curves_note = _run_curves(data, settings)
     report = ModelReport(
         folder=Path(model),
         card=artifact.card,
@@ -360,6 +519,8 @@ def model_report(
         rescore_note=note,
         importance=None if explanation is None else global_importance(explanation),
         previous=before,
+        curves=curves,
+        curves_note=curves_note,
     )
     mt, bt = report.model_test, report.baseline_test
     record(
@@ -369,7 +530,17 @@ def model_report(
         ece=_num(mt.get("ece")),
         baseline_pr_auc=_num(bt.get("pr_auc")),
         targets_met=bool(report.metrics.get("targets", {}).get("met")),
+        label_source=str((report.metrics.get("labels") or {}).get("source", "truth")),
     )
+    if curves is not None:
+        head = curves.headline()
+        record(
+            al_full_pr_auc=head["full_pr_auc"],
+            al_best_strategy=head["best_strategy"],
+            al_labels_to_95pct=head["labels_to_reach"],
+            al_label_budget=head["label_budget"],
+            **{f"al_pr_auc_{name}": v for name, v in head["pr_auc_at_budget"].items()},
+        )
     window = artifact.card.get("data_window", {})
     name = artifact.card.get("name", Path(model).name)
     record_context(
