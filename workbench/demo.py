@@ -96,7 +96,7 @@ def run_demo() -> dict[str, Any]:
         ).to_string(index=False)
     )
     first_at = window["first_request"][0].floor("D")
-    last_at = (window["last_request"][0] + pd.Timedelta(seconds=1)).ceil("D")
+    last_at = (window["last_request"][0] + pd.Timedelta(milliseconds=1)).ceil("D")
     middle_at = first_at + (last_at - first_at) / 2
     first, middle, last = (t.strftime("%Y-%m-%d %H:%M:%S") for t in (first_at, middle_at, last_at))
     detection = resolve_window(store)  # the window `wb alerts build` uses by default
