@@ -127,3 +127,21 @@ def test_heat_map_errors_are_clear(loaded, tiny_cnn, tmp_path):
     with pytest.raises(InputError, match="between 0 and 20"):
         request_heatmaps(tiny_cnn, frame, n=21)
     assert request_heatmaps(tiny_cnn, frame).note == "No requests to explain."
+
+
+def test_every_account_shown_is_noted_for_redaction(loaded, tmp_path, monkeypatch):
+    from workbench.reporting.record import RECORD_ENV, read_record
+    from workbench.reporting.redact import Redactor
+
+    side = tmp_path / "record.json"
+    monkeypatch.setenv(RECORD_ENV, str(side))
+    case = investigate("bf.victim", "account", at(7), at(14), limit=100, store=loaded)
+    noted = set(read_record(side)["sensitive"]["account"])
+    shown = {"bf.victim", *case.related["related_entity"], *case.samples["User"],
+             *(u for users in case.alerts["Users"] for u in users)}  # fmt: skip
+    assert shown - {""} <= noted and len(noted) >= 2
+    page = "".join(str(t) for t in (case.summary_table(), case.samples_table(),
+                                    case.alerts_table(), case.related_tables()))  # fmt: skip
+    redacted = Redactor("a-test-key-of-enough-length", noted).text(page)
+    for name in noted:
+        assert name not in redacted, name

@@ -108,7 +108,7 @@ LIMIT {limit:UInt32}
 _ALERTS_SQL = """
 SELECT
     AlertTime, LastSeen, Detector, Severity, round(Score, 3) AS Score, EntityType, Entity,
-    arrayStringConcat(Reasons, ' | ') AS Reasons, IncidentID, Suppressed, SuppressedBy
+    arrayStringConcat(Reasons, ' | ') AS Reasons, Users, IncidentID, Suppressed, SuppressedBy
 FROM alerts
 WHERE AlertTime < {end:DateTime64(3)} AND LastSeen >= {start:DateTime64(3)}
   AND (Entity = {entity:String} OR has(Users, {entity:String}) OR has(SourceIPs, {entity:String})
@@ -117,7 +117,7 @@ ORDER BY AlertTime DESC, AlertID
 LIMIT {limit:UInt32}
 """
 ALERT_COLUMNS = ["AlertTime", "LastSeen", "Detector", "Severity", "Score", "EntityType",
-                 "Entity", "Reasons", "IncidentID", "Suppressed", "SuppressedBy"]  # fmt: skip
+                 "Entity", "Reasons", "Users", "IncidentID", "Suppressed", "SuppressedBy"]  # fmt: skip
 
 
 def resolve_source(kind: str) -> EntitySource:
@@ -201,5 +201,25 @@ def alerts_naming(store: Store, entity: str, window: dict, limit: int) -> pd.Dat
 
     An alert names it when it is the alert's entity or one of its users, source IPs or
     devices (so an IP under investigation shows the login attacks it took part in).
+    ``Users`` is a list per alert.
     """
     return store.query_df(_ALERTS_SQL, {"entity": entity, "limit": int(limit), **window})
+
+
+def account_names(kind: str, entity: str, rows: pd.DataFrame, related: pd.DataFrame,
+                  alerts: pd.DataFrame) -> list[str]:  # fmt: skip
+    """Return the account names an investigation shows (for ``--redact``).
+
+    The investigated account and the accounts related to it, the users and target users of
+    its events, and every user of the alerts naming the entity.
+    """
+    names: list[str] = []
+    if kind == "account":
+        names += [entity, *related.get("related_entity", pd.Series(dtype=object)).tolist()]
+        for column in ("User", "TargetUser"):
+            if column in rows.columns:
+                names += rows[column].astype(str).tolist()
+    if not alerts.empty:
+        names += [str(u) for users in alerts["Users"] for u in users]
+        names += alerts.loc[alerts["EntityType"] == "user", "Entity"].astype(str).tolist()
+    return sorted({n for n in names if n})

@@ -25,6 +25,7 @@ from workbench.errors import InputError
 from workbench.reporting.access import report_store
 from workbench.reporting.entity_sources import (
     SOURCES,
+    account_names,
     alerts_naming,
     entity_value,
     newest_rows,
@@ -32,7 +33,7 @@ from workbench.reporting.entity_sources import (
     resolve_source,
 )
 from workbench.reporting.heatmaps import RequestHeatmaps, request_heatmaps
-from workbench.reporting.record import record, record_context
+from workbench.reporting.record import note_sensitive, record, record_context
 from workbench.reporting.sections import bucket_seconds_for
 from workbench.store import Store
 from workbench.timespec import as_utc_times, format_time, time_window
@@ -192,7 +193,8 @@ class Investigation:
         """Return the alerts that name the entity (as entity, user, source IP or device)."""
         if self.alerts.empty:
             return paragraph("No alert names this entity in the window.", "wb-note")
-        return html_table(self.alerts, max_rows=len(self.alerts), max_chars=160)
+        shown = self.alerts.assign(Users=[", ".join(map(str, u)) for u in self.alerts["Users"]])
+        return html_table(shown, max_rows=len(shown), max_chars=160)
 
     def related_tables(self) -> SafeHTML:
         """Return, per relation, the other entities sharing a value with this one."""
@@ -342,6 +344,7 @@ def investigate(
     samples = newest_rows(store, entity_kind, text, window, int(limit))
     related = related_entities(store, entity_kind, text, window, int(limit))
     alerts = alerts_naming(store, text, window, int(limit))
+    note_sensitive(account_names(entity_kind, text, samples, related, alerts))
     score, explanation, note = _score(model, entity_kind, population, source.key, text)
     if source.table == "http_requests":
         explained = request_heatmaps(text_model, samples, heatmaps)
