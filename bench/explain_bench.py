@@ -41,7 +41,8 @@ import torch  # noqa: E402
 
 from workbench.explain import CNNExplainer  # noqa: E402
 from workbench.features.text import PAD_ID  # noqa: E402
-from workbench.models.charcnn import CharCNNClassifier, text_lengths  # noqa: E402
+from workbench.models.charcnn import text_lengths  # noqa: E402
+from workbench.models.charcnn_classifier import CharCNNClassifier  # noqa: E402
 from workbench.models.train_text import load_text_model, train_request_classifier  # noqa: E402
 
 SAMPLE = REPO / "data_samples" / "http_requests.parquet"

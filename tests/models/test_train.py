@@ -23,15 +23,9 @@ from workbench.models.entity_data import (
     split_training_frames,
 )
 from workbench.models.tabular import BOOSTER_FILE
-from workbench.models.train import (
-    TARGET_FPR_HUMANS,
-    TARGET_PR_AUC,
-    load_entity_model,
-    request_sample,
-    train_anomaly,
-    train_charcnn,
-    train_tabular,
-)
+from workbench.models.train import load_entity_model, train_anomaly, train_tabular
+from workbench.models.train_cnn import request_sample, train_charcnn
+from workbench.models.train_common import TARGET_FPR_HUMANS, TARGET_PR_AUC
 from workbench.samples import load_samples
 from workbench.store import connect
 from workbench.synth import generate_traffic

@@ -27,7 +27,8 @@ import torch.nn.functional as F
 
 from workbench.errors import InputError
 from workbench.features.text import PAD_ID
-from workbench.models.charcnn import CharCNN, CharCNNClassifier, text_lengths, torch_threads
+from workbench.models.charcnn import CharCNN, text_lengths, torch_threads
+from workbench.models.charcnn_classifier import CharCNNClassifier
 from workbench.models.tabular import default_threads
 
 

@@ -4,7 +4,8 @@ from workbench.models.anomaly import AnomalyDetector
 from workbench.models.artifacts import ModelArtifact, load_model, save_model, verify_model
 from workbench.models.baselines import RuleBaseline
 from workbench.models.calibration import ScoreCalibrator, probability_to_score
-from workbench.models.charcnn import CharCNN, CharCNNClassifier, CharCNNConfig, predict_logits
+from workbench.models.charcnn import CharCNN, CharCNNConfig, predict_logits
+from workbench.models.charcnn_classifier import CharCNNClassifier
 from workbench.models.metrics import (
     evaluate_binary,
     evaluate_multiclass,
@@ -13,7 +14,8 @@ from workbench.models.metrics import (
 )
 from workbench.models.scoring import score_requests
 from workbench.models.tabular import TabularClassifier
-from workbench.models.train import load_entity_model, train_anomaly, train_charcnn, train_tabular
+from workbench.models.train import load_entity_model, train_anomaly, train_tabular
+from workbench.models.train_cnn import train_charcnn
 from workbench.models.train_text import (
     CharNgramBaseline,
     TextTrainingResult,

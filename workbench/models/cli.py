@@ -204,7 +204,7 @@ def train_charcnn_cmd(
     overwrite: _Overwrite = False,
 ) -> None:
     """Character-level CNN on request text: bot head (requests) or attack head (payloads)."""
-    from workbench.models.train import train_charcnn
+    from workbench.models.train_cnn import train_charcnn
 
     params: dict[str, Any] = {"seed": seed, "epochs": epochs, "overwrite": overwrite}
     if head == "attack" and not from_store:

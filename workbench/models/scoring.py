@@ -122,7 +122,7 @@ class _Scorer:
         self.model_name = str(artifact.card.get("name") or folder.name)
         self.version = str(artifact.card["content_hash"])[:VERSION_CHARS]
         if self.kind == "charcnn":
-            from workbench.models.charcnn import CharCNNClassifier
+            from workbench.models.charcnn_classifier import CharCNNClassifier
 
             self.est = CharCNNClassifier.from_state(
                 artifact.weights, artifact.config, artifact.features

@@ -30,7 +30,8 @@ from workbench.errors import InputError
 from workbench.features.text import TextEncoder, request_texts
 from workbench.models.artifacts import load_model, save_model
 from workbench.models.calibration import ScoreCalibrator
-from workbench.models.charcnn import ANY_BAD, CharCNNClassifier, CharCNNConfig
+from workbench.models.charcnn import ANY_BAD, CharCNNConfig
+from workbench.models.charcnn_classifier import CharCNNClassifier
 from workbench.models.metrics import (
     evaluate_binary,
     evaluate_multiclass,
