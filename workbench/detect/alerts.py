@@ -214,6 +214,49 @@ def _listed(values: Iterable[Any]) -> list[str]:
     return sorted({str(v) for v in values if v is not None and str(v) != ""})[:MAX_LISTED]
 
 
+def user_alert(
+    detector: str,
+    row: Mapping[str, Any],
+    time: pd.Timestamp,
+    score: float,
+    reasons: Sequence[str],
+    features: Mapping[str, float],
+    **involved: Any,
+) -> dict[str, Any]:
+    """Return the alert about the account of one detector query row.
+
+    The entity and the only user involved are the row's ``User``; the ground truth comes
+    from its truth columns (:func:`ground_truth`).
+
+    Parameters
+    ----------
+    detector : str
+        Detector name.
+    row : mapping
+        The query row: ``User`` and the columns of :data:`workbench.detect.sql.TRUTH`.
+    time : pandas.Timestamp
+        When the detection happened (see :func:`make_alert`).
+    score : float
+        0 to 100.
+    reasons : sequence of str
+        Sentences for a person, most important first.
+    features : mapping of str to float
+        The numbers that drove the detection.
+    **involved
+        ``last_seen``, ``source_ips``, ``devices`` and ``detail``, as for :func:`make_alert`.
+
+    Returns
+    -------
+    dict
+        The row (:func:`make_alert`).
+    """
+    user = row["User"]
+    return make_alert(
+        detector, "user", user, time, score, reasons, features,
+        users=[user], truth=ground_truth(row), **involved,
+    )  # fmt: skip
+
+
 def alert_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Return alert rows as a frame with :data:`ALERT_COLUMNS` and the table's dtypes.
 

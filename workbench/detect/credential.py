@@ -155,6 +155,50 @@ def _common(row: pd.Series) -> tuple[str, str, list[str]]:
     return source, span, extra
 
 
+def _seconds(row: pd.Series) -> float:
+    """Return the length of a burst in seconds (at least 1, for rates)."""
+    return max((row["last_try"] - row["first_try"]).total_seconds(), 1.0)
+
+
+def _burst_alert(
+    detector: str,
+    row: pd.Series,
+    score: float,
+    reasons: list[str],
+    features: dict[str, float],
+) -> dict[str, Any]:
+    """Return the alert about one burst of a source (:func:`make_alert`).
+
+    The entity is the source address; the accounts involved are the targeted ones and those
+    it signed in to, and the alert lasts until the later of its last try and that sign-in.
+
+    Parameters
+    ----------
+    detector : str
+        Detector name.
+    row : pandas.Series
+        The burst, as the detector query returns it.
+    score : float
+        0 to 100.
+    reasons : list of str
+        Sentences for a person, most important first.
+    features : dict of str to float
+        The numbers that drove the detection.
+
+    Returns
+    -------
+    dict
+        The alert row.
+    """
+    compromised = list(row["compromised"])
+    last = max(row["last_try"], row["success_time"]) if compromised else row["last_try"]
+    return make_alert(
+        detector, "ip", row["SourceIP"], row["first_try"], score, reasons, features,
+        last_seen=last, users=[*row["users"], *compromised], source_ips=[row["SourceIP"]],
+        devices=row["devices"], truth=ground_truth(row),
+    )  # fmt: skip
+
+
 def detect_brute_force(
     store: Store,
     window: DetectionWindow,
@@ -211,17 +255,13 @@ def detect_brute_force(
                 f"{clip(row['SourceIP'])} then signed in as {names(compromised)} at "
                 f"{when(row['success_time'])}: the password was guessed (successful brute force)"
             ))  # fmt: skip
-        reasons += extra
-        seconds = max((row["last_try"] - row["first_try"]).total_seconds(), 1.0)
-        last = max(row["last_try"], row["success_time"]) if compromised else row["last_try"]
-        rows.append(make_alert(
-            "brute_force", "ip", row["SourceIP"], row["first_try"], score, reasons,
+        seconds = _seconds(row)
+        rows.append(_burst_alert(
+            "brute_force", row, score, reasons + extra,
             {"failures": failures, "accounts": accounts, "max_tries": row["max_tries"],
              "invalid_accounts": row["invalid_accounts"], "duration_s": seconds,
              "failures_per_minute": failures / seconds * 60,
              "compromised_accounts": len(compromised)},
-            last_seen=last, users=[*row["users"], *compromised], source_ips=[row["SourceIP"]],
-            devices=row["devices"], truth=ground_truth(row),
         ))  # fmt: skip
     return alert_frame(rows)
 
@@ -291,16 +331,11 @@ def detect_password_spraying(
                 f"a sprayed password worked: {clip(row['SourceIP'])} signed in as "
                 f"{names(compromised)} at {when(row['success_time'])}"
             ))  # fmt: skip
-        reasons += extra
-        seconds = max((row["last_try"] - row["first_try"]).total_seconds(), 1.0)
-        last = max(row["last_try"], row["success_time"]) if compromised else row["last_try"]
-        rows.append(make_alert(
-            "password_spraying", "ip", row["SourceIP"], row["first_try"], score, reasons,
+        rows.append(_burst_alert(
+            "password_spraying", row, score, reasons + extra,
             {"accounts": accounts, "attempts": row["attempts"], "median_tries":
              row["median_tries"], "max_tries": row["max_tries"], "invalid_accounts":
-             row["invalid_accounts"], "duration_s": seconds, "compromised_accounts":
+             row["invalid_accounts"], "duration_s": _seconds(row), "compromised_accounts":
              len(compromised)},
-            last_seen=last, users=[*row["users"], *compromised], source_ips=[row["SourceIP"]],
-            devices=row["devices"], truth=ground_truth(row),
         ))  # fmt: skip
     return alert_frame(rows)

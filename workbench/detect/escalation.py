@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from workbench.detect.alerts import alert_frame, ground_truth, make_alert
+from workbench.detect.alerts import alert_frame, user_alert
 from workbench.detect.sql import IN_BASELINE, IN_WINDOW, IS_LOGIN, IS_PRIVILEGED
 from workbench.detect.text import clip, duration, names, place, plural, when
 from workbench.detect.window import DetectionWindow
@@ -155,16 +155,14 @@ def detect_privilege_escalation(
             reasons.append(f"{plural(row['denied'], 'attempt')} denied before one went through")
         score = 70.0 + 10.0 * bool(row["new_asn"]) + 10.0 * bool(row["role_changes_done"])
         score += 5.0 * bool(row["denied"])
-        rows.append(make_alert(
-            "privilege_escalation", "user", row["User"], row["login_time"], min(score, 92.0),
-            reasons,
+        rows.append(user_alert(
+            "privilege_escalation", row, row["login_time"], min(score, 92.0), reasons,
             {"actions": row["actions"], "role_changes": row["role_changes"],
              "role_changes_done": row["role_changes_done"], "sudo": row["sudo"],
              "denied": row["denied"], "new_asn": float(row["new_asn"]),
              "new_device": float(row["new_device"]),
              "minutes_to_first_action":
                  (row["first_action"] - row["login_time"]).total_seconds() / 60},
-            last_seen=row["last_action"], users=[row["User"]],
-            source_ips=[row["SourceIP"]], devices=[row["Device"]], truth=ground_truth(row),
+            last_seen=row["last_action"], source_ips=[row["SourceIP"]], devices=[row["Device"]],
         ))  # fmt: skip
     return alert_frame(rows)

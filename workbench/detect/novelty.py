@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.detect.alerts import alert_frame, ground_truth, make_alert
+from workbench.detect.alerts import alert_frame, user_alert
 from workbench.detect.baselines import usual_hours
 from workbench.detect.sql import IN_BASELINE, IN_WINDOW, IS_LOGIN, TRUTH
 from workbench.detect.text import clip, duration, place, plural, when
@@ -237,13 +237,13 @@ def detect_first_seen(
                 f"the account's password was reset {duration((first - before[-1]).total_seconds())} "
                 "before this sign-in"
             ))  # fmt: skip
-        rows.append(make_alert(
-            detector, "user", row["User"], first, score, reasons,
+        rows.append(user_alert(
+            detector, row, first, score, reasons,
             {"logins": row["logins"], "baseline_logins": row["baseline_logins"],
              "password_reset_before": float(bool(before)),
              "known_device": float(row["known_device"])},
-            last_seen=row["last_time"], users=[row["User"]], source_ips=row["source_ips"],
-            devices=row["devices"], truth=ground_truth(row), detail=str(row["value"]),
+            last_seen=row["last_time"], source_ips=row["source_ips"], devices=row["devices"],
+            detail=str(row["value"]),
         ))  # fmt: skip
     return alert_frame(rows)
 
@@ -307,13 +307,12 @@ def detect_off_hours(
         else:
             reasons.append("all from devices the account used before")
             score = min(35.0, 25.0 + 4.0 * (n - 1))
-        rows.append(make_alert(
-            "off_hours", "user", row["User"], row["first_time"], score, reasons,
+        rows.append(user_alert(
+            "off_hours", row, row["first_time"], score, reasons,
             {"offhours_logins": n, "new_device_logins": strangers,
              "baseline_logins": row["baseline_logins"], "usual_first_hour": first_hour,
              "usual_last_hour": last_hour},
-            last_seen=row["last_time"], users=[row["User"]], source_ips=row["source_ips"],
-            devices=row["devices"], truth=ground_truth(row),
+            last_seen=row["last_time"], source_ips=row["source_ips"], devices=row["devices"],
         ))  # fmt: skip
     return alert_frame(rows)
 
@@ -367,10 +366,9 @@ def detect_dormant_account(
                 f"then {clip(row['country'], 8)})"
             )
         score = min(85.0, 65.0 + 2.0 * (row["idle_days"] - min_idle_days) + 10.0 * moved)
-        rows.append(make_alert(
-            "dormant_account", "user", row["User"], row["EventTime"], score, reasons,
+        rows.append(user_alert(
+            "dormant_account", row, row["EventTime"], score, reasons,
             {"idle_days": row["idle_days"], "country_changed": float(moved)},
-            users=[row["User"]], source_ips=[row["SourceIP"]], devices=[row["Device"]],
-            truth=ground_truth(row),
+            source_ips=[row["SourceIP"]], devices=[row["Device"]],
         ))  # fmt: skip
     return alert_frame(rows)

@@ -5,38 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from workbench.labels.queue import STRATEGIES
+from workbench.terminal import Window, show_table
 
 app = typer.Typer(
     help="Analyst labels: active-learning queue, CSV import, listing, strategy experiment.",
     no_args_is_help=True,
 )
-
-_Window = Annotated[
-    tuple[str, str], typer.Option(metavar="START END", help="Window [START, END), UTC ISO-8601.")
-]
-
-
-def _printable(value: object) -> str:
-    """Text safe for a terminal: control characters (escape sequences) shown escaped."""
-    text = str(value)
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
-
-
-def _show(frame: pd.DataFrame) -> None:
-    if frame.empty:
-        typer.echo("(no rows)")
-        return
-    shown = frame.copy()
-    for column in shown.columns:
-        if not pd.api.types.is_numeric_dtype(shown[column]):
-            shown[column] = shown[column].map(_printable)
-    typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
 def _check_strategy(strategy: str) -> str:
@@ -50,7 +27,7 @@ def _check_strategy(strategy: str) -> str:
 @app.command("queue")
 def queue(
     model: Annotated[Path, typer.Option(help="Saved tabular entity model folder.")],
-    window: _Window,
+    window: Window,
     k: Annotated[int, typer.Option(help="How many entities to propose.")] = 50,
     strategy: Annotated[str, typer.Option(help=f"One of {', '.join(STRATEGIES)}.")] = (
         "uncertainty"
@@ -72,7 +49,7 @@ def queue(
     if out is not None:
         frame.to_csv(out, index=False)
     keep = [c for c in frame.columns[:4]] + [c for c in frame.columns if c == "score"]
-    _show(frame[list(dict.fromkeys(keep))])
+    show_table(frame[list(dict.fromkeys(keep))])
 
 
 @app.command("import")
@@ -116,12 +93,12 @@ def list_labels(
         store.close()
     cols = ["LabelTime", "Entity", "Verdict", "Analyst", "Source", "Model", "Note"]
     typer.echo(f"{len(frame)} labels")
-    _show(frame[cols].head(limit))
+    show_table(frame[cols].head(limit))
 
 
 @app.command("experiment")
 def experiment(
-    window: _Window,
+    window: Window,
     entity: Annotated[str, typer.Option(help="Entity kind.")] = "ip",
     strategy: Annotated[
         list[str] | None, typer.Option(help="Strategy to compare (repeat); all by default.")
@@ -159,7 +136,7 @@ def experiment(
         out.mkdir(parents=True, exist_ok=True)
         result.frame.to_csv(out / "learning_curves.csv", index=False)
         result.figure().write_html(out / "learning_curves.html", include_plotlyjs=True)
-    _show(result.table())
+    show_table(result.table())
     head = result.headline()
     reached = head["labels_to_reach"]
     typer.echo(

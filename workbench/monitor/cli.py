@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from workbench.errors import InputError
 from workbench.monitor.stats import SEVERITIES, Thresholds
+from workbench.terminal import Window, printable, show_table
 
 app = typer.Typer(
     help="Model and data monitoring: drift, performance over time, calibration, history.",
@@ -19,29 +19,6 @@ app = typer.Typer(
 
 #: Exit status of ``drift`` and ``calibration`` when ``--fail-on`` is reached.
 DRIFT_EXIT_CODE = 10
-
-_Window = Annotated[
-    tuple[str, str], typer.Option(metavar="START END", help="Window [START, END), UTC ISO-8601.")
-]
-
-
-def _printable(value: object) -> str:
-    """Text safe for a terminal: control characters (escape sequences) shown escaped."""
-    text = str(value)
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
-
-
-def _show(frame: pd.DataFrame) -> None:
-    if frame.empty:
-        typer.echo("(no rows)")
-        return
-    shown = frame.copy()
-    for column in shown.columns:
-        if shown[column].dtype == object or str(shown[column].dtype) in ("string", "str"):
-            shown[column] = shown[column].map(_printable)
-    typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
 def resolve_model(value: str | None, version: str | None) -> tuple[str | None, str | None]:
@@ -94,8 +71,8 @@ def _check_fail_on(fail_on: str) -> None:
 
 @app.command("drift")
 def drift(
-    reference: _Window,
-    current: _Window,
+    reference: Window,
+    current: Window,
     entity: Annotated[
         str, typer.Option(help="Entity whose features are compared (ip, ClientIP, ja4 ...).")
     ] = "ip",
@@ -158,10 +135,10 @@ def drift(
     columns = ["group", "subject", "psi", "ks", "js", "p_value", "severity", "n_eff_reference",
                "n_eff_current"]  # fmt: skip
     frame = report.to_frame() if show == "all" else report.flagged(show)
-    _show(frame[columns])
+    show_table(frame[columns], strings_only=True)
     for note in report.notes:
-        typer.echo(f"note: {_printable(note)}")
-    typer.echo(_printable(report.summary()))
+        typer.echo(f"note: {printable(note)}")
+    typer.echo(printable(report.summary()))
     if write:
         rows = write_monitoring(store, report)
         typer.echo(f"run {report.run_id}: {rows} rows written to monitoring")
@@ -198,7 +175,7 @@ def performance(
     frame = performance_over_time(
         store, start, end, model_name, model_version, truth, target, as_of, bucket
     )
-    _show(frame)
+    show_table(frame, strings_only=True)
     if write and not frame.empty:
         rows = write_monitoring(store, frame, bucket=bucket)
         typer.echo(f"{rows} rows written to monitoring")
@@ -206,8 +183,8 @@ def performance(
 
 @app.command("calibration")
 def calibration(
-    reference: _Window,
-    current: _Window,
+    reference: Window,
+    current: Window,
     model: Annotated[str | None, typer.Option(help="A model name or a model folder.")] = None,
     version: Annotated[str | None, typer.Option(help="Only this version.")] = None,
     truth: Annotated[
@@ -234,9 +211,9 @@ def calibration(
     report = calibration_drift(
         store, reference, current, model_name, model_version, truth, target, as_of
     )
-    _show(report.results)
+    show_table(report.results, strings_only=True)
     for note in report.notes:
-        typer.echo(f"note: {_printable(note)}")
+        typer.echo(f"note: {printable(note)}")
     typer.echo(f"calibration {report.verdict}")
     if write and not report.results.empty:
         rows = write_monitoring(store, report)
@@ -268,6 +245,6 @@ def history(
         store, kind=kind, scope=scope, subjects=subjects, metric=metric, model=model, since=since
     )
     table = trend(rows, last)
-    _show(table.drop(columns=["Metric"]))
+    show_table(table.drop(columns=["Metric"]), strings_only=True)
     runs = rows["RunID"].nunique() if len(rows) else 0
     typer.echo(f"{metric}: {len(table)} series from {runs} runs")

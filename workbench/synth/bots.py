@@ -6,9 +6,15 @@ crawlers walk every page and read ``robots.txt``, scrapers sweep products or res
 in order, credential stuffers post fresh username/password pairs to a login endpoint a
 few times per address, API abusers page through the API with a bearer key, and floods
 hammer one URL, often with cache-busting query strings.
+
+Every family is a function ``family(b, sess) -> Rows``: ``b`` is the :class:`Block`, ``sess``
+the block-local indices of the sessions to generate, and the result holds their
+``b.rows[sess].sum()`` requests, session after session.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -34,13 +40,18 @@ from workbench.synth.sitemap import (
 _LOGIN = {SHOP: "/login", WWW: "/account/login", API: "/v1/auth/login"}
 
 
-def _positions(b: Block, sess: np.ndarray) -> np.ndarray:
-    """Return, for each request of ``sess``, the position of its session in ``sess``."""
-    return np.repeat(np.arange(len(sess)), b.rows[sess])
+class _Requests(NamedTuple):
+    """The requests of some sessions of a block, one entry per request (``n`` of them)."""
+
+    s_row: np.ndarray  # block-local session of each request
+    k: np.ndarray  # position of each request within its session
+    pos: np.ndarray  # position of each request's session in ``sess``
+    n: int
+    focus: np.ndarray  # the campaign's focus, per request
 
 
-def crawl(b: Block, sess: np.ndarray) -> Rows:
-    """Generate the requests of verified crawlers and uptime monitors.
+def _requests(b: Block, sess: np.ndarray) -> _Requests:
+    """Return what every family starts from: the requests of ``sess`` and their focus.
 
     Parameters
     ----------
@@ -51,12 +62,18 @@ def crawl(b: Block, sess: np.ndarray) -> Rows:
 
     Returns
     -------
-    Rows
-        ``b.rows[sess].sum()`` requests, session after session.
+    _Requests
+        One entry per request, ``b.rows[sess].sum()`` of them, session after session.
     """
-    sm, rng = b.site_map, b.rng
     s_row, k = b.expand(sess)
-    pos, n = _positions(b, sess), len(s_row)
+    pos = np.repeat(np.arange(len(sess)), b.rows[sess])
+    return _Requests(s_row, k, pos, len(s_row), b.param("focus", sess)[pos])
+
+
+def crawl(b: Block, sess: np.ndarray) -> Rows:
+    """Generate the requests of verified crawlers and uptime monitors."""
+    sm, rng = b.site_map, b.rng
+    s_row, k, pos, n, focus = _requests(b, sess)
     site = rng.integers(0, 2, len(sess))[pos]
     page = np.zeros(n, dtype=np.int64)
     for s in (WWW, SHOP):
@@ -65,7 +82,7 @@ def crawl(b: Block, sess: np.ndarray) -> Rows:
         w = 0.5 / len(pages) + 0.5 * sm.page_weight[pages]
         rows = np.flatnonzero(site == s)
         page[rows] = pages[choice(rng, w, len(rows))]
-    uptime = b.param("focus", sess)[pos] == "uptime"
+    uptime = focus == "uptime"
     page = np.where(
         uptime, np.where(site == WWW, sm.page(WWW, "/status"), sm.page(SHOP, "/")), page
     )
@@ -91,24 +108,9 @@ def crawl(b: Block, sess: np.ndarray) -> Rows:
 
 
 def scrape(b: Block, sess: np.ndarray) -> Rows:
-    """Generate scrapers sweeping products, categories, search results or prices in order.
-
-    Parameters
-    ----------
-    b : Block
-        The block.
-    sess : numpy.ndarray
-        Block-local indices of the sessions to generate.
-
-    Returns
-    -------
-    Rows
-        ``b.rows[sess].sum()`` requests, session after session.
-    """
+    """Generate scrapers sweeping products, categories, search results or prices in order."""
     sm, rng = b.site_map, b.rng
-    s_row, k = b.expand(sess)
-    pos, n = _positions(b, sess), len(s_row)
-    focus = b.param("focus", sess)[pos]
+    s_row, k, pos, n, focus = _requests(b, sess)
     products = sm.pages_in(SHOP, PRODUCT)
     categories = sm.pages_in(SHOP, CATEGORY)
     start = rng.integers(0, 1_000_000, len(sess))[pos]
@@ -136,25 +138,11 @@ def scrape(b: Block, sess: np.ndarray) -> Rows:
 
 
 def stuff_credentials(b: Block, sess: np.ndarray) -> Rows:
-    """Generate credential stuffing: a few login posts per residential address.
-
-    Parameters
-    ----------
-    b : Block
-        The block.
-    sess : numpy.ndarray
-        Block-local indices of the sessions to generate.
-
-    Returns
-    -------
-    Rows
-        ``b.rows[sess].sum()`` requests, session after session.
-    """
+    """Generate credential stuffing: a few login posts per residential address."""
     rng = b.rng
-    s_row, k = b.expand(sess)
-    pos, n = _positions(b, sess), len(s_row)
+    s_row, k, pos, n, focus = _requests(b, sess)
     site = b.param("site", sess)[pos]
-    prefetch = (b.param("focus", sess)[pos] == "prefetch") & (k == 0) & (b.rows[s_row] > 1)
+    prefetch = (focus == "prefetch") & (k == 0) & (b.rows[s_row] > 1)
     path = take([_LOGIN[s] for s in (WWW, SHOP, API)], site)
     pairs = rng.integers(0, 2**63, n, dtype=np.int64)
     user, pw = emails(pairs), passwords(pairs)
@@ -164,7 +152,7 @@ def stuff_credentials(b: Block, sess: np.ndarray) -> Rows:
     body = where(prefetch, pa.repeat("", n), body)
     kind = np.where(prefetch, PAGE, np.where(api, JSON, FORM)).astype(np.int8)
     url = join("https://", b.site_map.hosts.take(pa.array(site)), path)
-    keep_ref = (b.param("focus", sess)[pos] == "prefetch") | (rng.random(n) < 0.5)
+    keep_ref = (focus == "prefetch") | (rng.random(n) < 0.5)
     referer = where(keep_ref & ~prefetch & ~api, url, pa.repeat("", n))
     status = np.where(prefetch, 200, b.status(s_row))
     return make_rows(
@@ -175,24 +163,9 @@ def stuff_credentials(b: Block, sess: np.ndarray) -> Rows:
 
 
 def abuse_api(b: Block, sess: np.ndarray) -> Rows:
-    """Generate API abuse: paging through catalogue, inventory and search with a key.
-
-    Parameters
-    ----------
-    b : Block
-        The block.
-    sess : numpy.ndarray
-        Block-local indices of the sessions to generate.
-
-    Returns
-    -------
-    Rows
-        ``b.rows[sess].sum()`` requests, session after session.
-    """
+    """Generate API abuse: paging through catalogue, inventory and search with a key."""
     sm, rng = b.site_map, b.rng
-    s_row, k = b.expand(sess)
-    pos, n = _positions(b, sess), len(s_row)
-    focus = b.param("focus", sess)[pos]
+    s_row, k, pos, n, focus = _requests(b, sess)
     start = rng.integers(0, 1_000_000, len(sess))[pos]
     seq = start + k
     pid = digits(sm.products[seq % len(sm.products)])
@@ -227,24 +200,9 @@ def abuse_api(b: Block, sess: np.ndarray) -> Rows:
 
 
 def flood(b: Block, sess: np.ndarray) -> Rows:
-    """Generate layer-7 floods: very high request rates from a few addresses.
-
-    Parameters
-    ----------
-    b : Block
-        The block.
-    sess : numpy.ndarray
-        Block-local indices of the sessions to generate.
-
-    Returns
-    -------
-    Rows
-        ``b.rows[sess].sum()`` requests, session after session.
-    """
+    """Generate layer-7 floods: very high request rates from a few addresses."""
     rng = b.rng
-    s_row, k = b.expand(sess)
-    pos, n = _positions(b, sess), len(s_row)
-    focus = b.param("focus", sess)[pos]
+    s_row, k, pos, n, focus = _requests(b, sess)
     site = b.param("site", sess)[pos]
     login = focus == "login-post"
     search = focus == "search"
