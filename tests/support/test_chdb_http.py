@@ -29,7 +29,8 @@ import urllib3
 from backports import zstd
 from clickhouse_connect.driver.exceptions import DatabaseError, StreamFailureError
 
-from tests.support.chdb_http import _CODES, ChdbHttpServerProcess
+from tests.support.chdb_http import ChdbHttpServerProcess
+from tests.support.chdb_http_protocol import _CODES
 
 USER, PASSWORD = "analyst", "pa:ss w0rd'\"\\"
 ROWS = 2_000_000

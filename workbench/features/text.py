@@ -27,9 +27,7 @@ U+FFFD.
 
 from __future__ import annotations
 
-import html
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -37,11 +35,17 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from workbench.errors import InputError
+from workbench.features.request_text import _request_columns, _request_text
+from workbench.features.text_buffer import (
+    PERCENT_ROUNDS,
+    _as_arrow_strings,
+    _buffer,
+    _normalize_buffer,
+    _to_ids,
+)
 
 #: Id of the padding position.
 PAD_ID = 0
@@ -49,8 +53,6 @@ PAD_ID = 0
 VOCAB_SIZE = 257
 #: Default length of an encoded request, in bytes.
 DEFAULT_MAX_LEN = 512
-#: Percent-decoding rounds at most.
-PERCENT_ROUNDS = 3
 #: Request headers appended to the request text by default, in this order.
 DEFAULT_HEADERS: tuple[str, ...] = (
     "accept",
@@ -59,203 +61,11 @@ DEFAULT_HEADERS: tuple[str, ...] = (
     "content-type",
     "cookie",
 )
-#: ``http_requests`` columns the request text is built from (headers come from the map).
-REQUIRED_COLUMNS = ("ClientRequestMethod", "ClientRequestPath")
-OPTIONAL_COLUMNS = ("ClientRequestQuery", "RequestBody", "ClientRequestUserAgent")
-HEADERS_COLUMN = "RequestHeaders"
 #: Rows encoded together: their bytes stay in the CPU cache between numpy passes.
 CHUNK_ROWS = 4096
 
-_HEX = np.full(256, -1, dtype=np.int16)
-for _i, _c in enumerate(b"0123456789abcdef"):
-    _HEX[_c] = _i
-for _i, _c in enumerate(b"ABCDEF"):
-    _HEX[_c] = 10 + _i
-_ENTITY = re.compile(rb"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)")
-_PERCENT, _PLUS, _SPACE, _AMP, _HASH, _SEMI = (ord(c) for c in "%+ &#;")
-_ZERO = ord("0")
 
-
-# -- the byte buffer -------------------------------------------------------------------------
-def _as_arrow_strings(texts: Sequence[str] | pa.Array | pa.ChunkedArray, what: str) -> pa.Array:
-    """Return ``texts`` as one ``large_string`` array (nulls become empty strings)."""
-    if isinstance(texts, str | bytes):
-        raise InputError(f"{what} must be a sequence of strings, not one string")
-    try:
-        if isinstance(texts, pa.ChunkedArray):
-            arr = texts.combine_chunks() if texts.num_chunks else pa.array([], pa.string())
-        elif isinstance(texts, pa.Array):
-            arr = texts
-        elif isinstance(texts, pd.Series | pd.Index):
-            arr = pa.array(texts, from_pandas=True)  # no copy for Arrow-backed strings
-        elif isinstance(texts, np.ndarray):
-            arr = pa.array(texts.astype(object), type=pa.large_string(), from_pandas=True)
-        else:
-            arr = pa.array(list(texts), type=pa.large_string(), from_pandas=True)
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        if pa.types.is_dictionary(arr.type):
-            arr = arr.dictionary_decode()
-        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
-                or pa.types.is_null(arr.type)):  # fmt: skip
-            raise InputError(f"{what} must contain only strings, not {arr.type}")
-        arr = arr.cast(pa.large_string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
-        raise InputError(f"{what} must contain only strings: {exc}") from None
-    if arr.null_count:
-        arr = pc.fill_null(arr, "")
-    return arr
-
-
-def _buffer(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Return the UTF-8 bytes of a ``large_string`` array and its ``N + 1`` offsets (from 0)."""
-    _, off_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(off_buf, dtype=np.int64, count=len(arr) + 1, offset=arr.offset * 8)
-    data = (
-        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.empty(0, np.uint8)
-    )
-    data = data[offsets[0] : offsets[-1]].copy()
-    return data, offsets - offsets[0]
-
-
-def _drop(data: np.ndarray, offsets: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Remove the sorted byte positions ``drop`` and shift the offsets to match."""
-    keep = np.ones(len(data), dtype=bool)
-    keep[drop] = False
-    return data[keep], offsets - np.searchsorted(drop, offsets, side="left")
-
-
-def _row_starts(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Return a mask of length ``len(data) + 1``, true where a text starts (or the buffer ends)."""
-    starts = np.zeros(len(data) + 1, dtype=bool)
-    starts[offsets] = True
-    return starts
-
-
-def _percent_decode(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Decode every ``%XX`` (hex) that lies inside one text; report whether any was found."""
-    pct = np.flatnonzero(data[: max(len(data) - 2, 0)] == _PERCENT)
-    if len(pct) == 0:
-        return data, offsets, False
-    hi, lo = _HEX[data[pct + 1]], _HEX[data[pct + 2]]
-    ok = (hi >= 0) & (lo >= 0)
-    starts = _row_starts(data, offsets)  # an escape must not run into the next text
-    ok &= ~starts[pct + 1] & ~starts[pct + 2]
-    pct, hi, lo = pct[ok], hi[ok], lo[ok]
-    if len(pct) == 0:
-        return data, offsets, False
-    # Two escapes never overlap: a match occupies i..i+2 and i+1, i+2 are hex digits, not '%'.
-    data[pct] = (hi * 16 + lo).astype(np.uint8)
-    drop = np.empty(2 * len(pct), dtype=np.int64)
-    drop[0::2], drop[1::2] = pct + 1, pct + 2
-    data, offsets = _drop(data, offsets, drop)
-    return data, offsets, True
-
-
-def _unescape_entities(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Decode HTML character references; Python sees only the ``&`` that may start one."""
-    amp = np.flatnonzero(data == _AMP)
-    if len(amp) == 0:
-        return data, offsets
-    # Candidates: '&#', or '&' with a ';' at most 33 bytes later (named references end in ';').
-    after = np.minimum(amp + 1, len(data) - 1)
-    semi = np.flatnonzero(data == _SEMI)
-    next_semi = np.append(semi, np.iinfo(np.int64).max)[np.searchsorted(semi, amp)]
-    cand = amp[(data[after] == _HASH) | (next_semi - amp <= 33)]
-    if len(cand) == 0:
-        return data, offsets
-    buf = data.tobytes()
-    ends = offsets[np.searchsorted(offsets, cand, side="right")]  # end of each candidate's text
-    pieces: list[np.ndarray] = []
-    removed = []  # (position, bytes removed) per decoded reference
-    cursor = 0
-    for start, end in zip(cand.tolist(), ends.tolist(), strict=True):
-        if start < cursor:
-            continue
-        match = _ENTITY.match(buf, start, end)
-        if match is None:
-            continue
-        decoded = html.unescape(match.group().decode("ascii")).encode()
-        pieces.append(data[cursor:start])
-        pieces.append(np.frombuffer(decoded, dtype=np.uint8))
-        removed.append((start, len(match.group()) - len(decoded)))
-        cursor = match.end()
-    if not pieces:
-        return data, offsets
-    pieces.append(data[cursor:])
-    where, delta = np.array(removed, dtype=np.int64).T
-    shift = np.concatenate([[0], np.cumsum(delta)])[np.searchsorted(where, offsets, side="left")]
-    return np.concatenate(pieces), offsets - shift
-
-
-def _byte_table(lowercase: bool, zero_digits: bool) -> bytes:
-    table = bytearray(range(256))
-    if lowercase:
-        table[ord("A") : ord("Z") + 1] = range(ord("a"), ord("z") + 1)
-    if zero_digits:
-        table[_ZERO : _ZERO + 10] = bytes([_ZERO]) * 10
-    return bytes(table)
-
-
-_TABLES = {
-    (lower, zero): _byte_table(lower, zero) for lower in (False, True) for zero in (False, True)
-}
-
-
-def _map_bytes(data: np.ndarray, lowercase: bool, zero_digits: bool) -> np.ndarray:
-    """Lowercase ASCII letters and/or turn ASCII digits into ``0`` (one C pass)."""
-    if not (lowercase or zero_digits):
-        return data
-    mapped = data.tobytes().translate(_TABLES[lowercase, zero_digits])
-    return np.frombuffer(mapped, dtype=np.uint8)
-
-
-def _collapse_zeros(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Keep one ``0`` of each run of ``0`` inside a text (digits were all turned into ``0``)."""
-    zero = data == _ZERO
-    repeat = np.zeros_like(zero)
-    np.logical_and(zero[1:], zero[:-1], out=repeat[1:])
-    repeat[offsets[:-1][offsets[:-1] < len(data)]] = False  # a text never continues the last
-    drop = np.flatnonzero(repeat)
-    if len(drop) == 0:
-        return data, offsets
-    return _drop(data, offsets, drop)
-
-
-def _normalize_buffer(
-    data: np.ndarray, offsets: np.ndarray, lowercase: bool, collapse_digits: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Apply the normalization steps (module docstring) to a byte buffer with offsets."""
-    np.copyto(data, np.uint8(_SPACE), where=data == _PLUS)
-    for _ in range(PERCENT_ROUNDS):
-        data, offsets, found = _percent_decode(data, offsets)
-        if not found:
-            break
-    data, offsets = _unescape_entities(data, offsets)
-    data = _map_bytes(data, lowercase, collapse_digits)
-    if collapse_digits:
-        data, offsets = _collapse_zeros(data, offsets)
-    return data, offsets
-
-
-def _to_ids(data: np.ndarray, offsets: np.ndarray, out: np.ndarray) -> None:
-    """Write the texts into the zeroed ``(N, max_len)`` rows ``out``: byte + 1, cut or padded."""
-    max_len = out.shape[1]
-    lengths = np.diff(offsets)
-    cut = np.flatnonzero(lengths > max_len)
-    if len(cut):
-        keep = np.ones(len(data), dtype=bool)
-        for start, end in zip(
-            (offsets[cut] + max_len).tolist(), offsets[cut + 1].tolist(), strict=True
-        ):
-            keep[start:end] = False  # the bytes past max_len of a long text
-        data = data[keep]
-        lengths = np.minimum(lengths, max_len)
-    values = data.astype(np.int16)
-    values += 1
-    out[np.arange(max_len)[None, :] < lengths[:, None]] = values
-
-
+# -- chunked encoding ------------------------------------------------------------------------
 def _check_max_len(max_len: int) -> int:
     if isinstance(max_len, bool) or not isinstance(max_len, int | np.integer) or max_len < 1:
         raise InputError(f"max_len must be a positive integer, got {max_len!r}")
@@ -410,139 +220,6 @@ def decode_ids(ids: np.ndarray) -> list[str]:
         row = row[row != PAD_ID]
         out.append((row - 1).astype(np.uint8).tobytes().decode("utf-8", "replace"))
     return out
-
-
-# -- requests --------------------------------------------------------------------------------
-_MAP = pa.map_(pa.string(), pa.string())
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
-
-
-def _get(frame_or_columns: Any, name: str) -> Any:
-    if isinstance(frame_or_columns, pa.Table):
-        names = frame_or_columns.column_names
-        return frame_or_columns.column(name) if name in names else None
-    return frame_or_columns[name] if name in frame_or_columns else None
-
-
-def _n_rows(frame_or_columns: Any) -> int:
-    if isinstance(frame_or_columns, pa.Table):
-        return frame_or_columns.num_rows
-    if isinstance(frame_or_columns, pd.DataFrame):
-        return len(frame_or_columns)
-    if isinstance(frame_or_columns, Mapping):
-        lengths = {len(v) for v in frame_or_columns.values()}
-        if len(lengths) > 1:
-            raise InputError(f"request columns have different lengths: {sorted(lengths)}")
-        return lengths.pop() if lengths else 0
-    raise InputError(
-        "requests must be a pandas DataFrame, a pyarrow Table or a mapping of column name "
-        f"to values, not {type(frame_or_columns).__name__}"
-    )
-
-
-def _headers_map(values: Any) -> pa.MapArray:
-    """Return the ``RequestHeaders`` column as a map array with lowercased header names."""
-    try:
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks() if values.num_chunks else pa.array([], _MAP)
-        if isinstance(values, pa.Array) and pa.types.is_struct(values.type):
-            values = values.to_pylist()  # dicts that Arrow inferred as a struct: rebuild a map
-        if not isinstance(values, pa.Array):
-            try:
-                values = pa.array(values, type=_MAP, from_pandas=True)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # NaN for a missing map
-                values = pa.array([None if _is_missing(v) else v for v in values], type=_MAP)
-        arr = values.cast(_MAP)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError) as exc:
-        raise InputError(
-            f"{HEADERS_COLUMN} must hold header maps (dicts or lists of (name, value)): {exc}"
-        ) from None
-    keys = pc.utf8_lower(arr.keys)
-    return pa.MapArray.from_arrays(arr.offsets, keys, arr.items, mask=arr.is_null())
-
-
-def _request_columns(frame_or_columns: Any) -> pa.Table:
-    """Return the request columns the text is built from, as Arrow (strings and a header map).
-
-    Missing optional columns become empty strings; header names are lowercased.
-    """
-    if isinstance(frame_or_columns, pa.RecordBatch):
-        frame_or_columns = pa.Table.from_batches([frame_or_columns])
-    n = _n_rows(frame_or_columns)
-    missing = [c for c in REQUIRED_COLUMNS if _get(frame_or_columns, c) is None]
-    if missing:
-        raise InputError(
-            f"request rows lack the column(s) {', '.join(missing)} (http_requests field names)"
-        )
-    columns = {}
-    for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
-        values = _get(frame_or_columns, name)
-        if values is None:
-            columns[name] = pa.array([""] * n, type=pa.large_string())
-        else:
-            columns[name] = _as_arrow_strings(values, f"column {name}")
-    header_values = _get(frame_or_columns, HEADERS_COLUMN)
-    if header_values is not None:
-        columns[HEADERS_COLUMN] = _headers_map(header_values)
-    return pa.table(columns)
-
-
-def _request_text(columns: pa.Table, headers: Sequence[str]) -> pa.Array:
-    """Join ``METHOD path?query body user-agent name: value ...``, leaving out empty parts.
-
-    Few Arrow kernels whatever the number of parts: the non-empty parts of every row are
-    gathered (``take``) into one list per row and joined with spaces (``binary_join``).
-    """
-    n = columns.num_rows
-    large, empty = pa.large_string(), pa.scalar("", pa.large_string())
-
-    def col(name: str) -> pa.Array:
-        values = columns.column(name)
-        return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-
-    query = pc.replace_substring_regex(col("ClientRequestQuery"), r"^\?", "", max_replacements=1)
-    query = pc.replace_substring_regex(query, "^(.)", r"?\1", max_replacements=1)
-    target = pc.binary_join_element_wise(col("ClientRequestPath"), query, empty)
-    pieces = [col("ClientRequestMethod"), target, col("RequestBody"), col("ClientRequestUserAgent")]
-    pieces = [p.cast(large) for p in pieces]
-    rows = np.arange(n, dtype=np.int64)
-    candidates = [rows + i * n for i in range(len(pieces))]  # index into the concatenation
-    present = [_lengths(p) > 0 for p in pieces]
-    base = len(pieces) * n
-    if headers and HEADERS_COLUMN in columns.column_names:
-        header_map = col(HEADERS_COLUMN)
-        offsets = np.asarray(header_map.offsets, dtype=np.int64)  # absolute in the children
-        first, last = int(offsets[0]), int(offsets[-1])
-        keys = header_map.keys.slice(first, last - first)
-        items = header_map.items.slice(first, last - first).cast(large)
-        entry_row = np.repeat(rows, np.diff(offsets))
-        item_present = _lengths(items) > 0
-        names = pa.array([f"{h.lower()}:" for h in headers], type=large)
-        pieces += [items, names]
-        for i, name in enumerate(headers):
-            hit = np.flatnonzero(pc.equal(keys, name.lower()).to_numpy(zero_copy_only=False))
-            hit_rows, first_hit = np.unique(entry_row[hit], return_index=True)
-            entries = hit[first_hit]  # the first such header of each row
-            value = np.zeros(n, dtype=np.int64)
-            value[hit_rows] = base + entries
-            has = np.zeros(n, dtype=bool)
-            has[hit_rows] = item_present[entries]
-            candidates += [np.full(n, base + len(items) + i, dtype=np.int64), value]
-            present += [has, has]
-    cand, mask = np.stack(candidates, axis=1), np.stack(present, axis=1)  # (n, parts)
-    values = pc.take(pa.concat_arrays(pieces), pa.array(cand[mask]))
-    list_offsets = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(mask.sum(axis=1), out=list_offsets[1:])
-    lists = pa.ListArray.from_arrays(pa.array(list_offsets), values)
-    return pc.binary_join(lists, pa.scalar(" ", large)).cast(large)
-
-
-def _lengths(arr: pa.Array) -> np.ndarray:
-    """Byte length of each string of an Arrow string array (nulls count as 0)."""
-    return pc.fill_null(pc.binary_length(arr), 0).to_numpy(zero_copy_only=False)
 
 
 def request_texts(frame_or_columns: Any, headers: Sequence[str] = DEFAULT_HEADERS) -> list[str]:
