@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 
 from workbench.detect import detect_brute_force, detect_password_spraying, make_window
+from workbench.detect.sql import FAILURE_WEIGHT
 from workbench.ingest import ingest
 
 FAILED = re.compile(
@@ -50,6 +51,20 @@ def loaded(store, sshd_log):
 @pytest.fixture(scope="module")
 def window():
     return make_window("2017-01-01", "2018-01-01", baseline_days=0)
+
+
+def test_repeats_column_counts_what_the_detectors_count(loaded, failed_per_source):
+    """``Repeats`` (stored by ingest) agrees with the file and with the detectors' weight."""
+    per_source = loaded.query_df(
+        "SELECT SourceIP, sum(Repeats) AS n FROM auth_events "
+        "WHERE EventType = 'login_failure' AND AuthMethod = 'password' GROUP BY SourceIP"
+    )
+    assert dict(zip(per_source["SourceIP"], per_source["n"], strict=True)) == failed_per_source
+    differ = loaded.query_df(
+        f"SELECT countIf(Repeats != {FAILURE_WEIGHT}) AS differ, countIf(Repeats > 1) AS folded "  # noqa: S608
+        "FROM auth_events WHERE EventType = 'login_failure'"
+    ).iloc[0]
+    assert differ["differ"] == 0 and differ["folded"] > 0
 
 
 def test_brute_force_sources_are_the_top_failed_password_sources(loaded, window, failed_per_source):

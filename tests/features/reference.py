@@ -238,15 +238,16 @@ def account_features(events: pd.DataFrame, start, end) -> pd.DataFrame:
     df = _window(events, "EventTime", start, end).copy(deep=False)
     df["_ms"] = _ms(df["EventTime"]).to_numpy()
     by = [df["User"]]
-    g = df.groupby(keys)
-    n = g.size()
+    # events are rows weighted by Repeats (a folded "message repeated N times" line is N)
+    weight = df["Repeats"].astype("int64")
+    n = weight.groupby(by).sum()
     failed = df["Success"] == 0
     timing = _timing(df, keys, "_ms", prefix="auth_")
     out = pd.DataFrame(index=n.index)
     out["auth_events"] = n
-    out["auth_failures"] = failed.groupby(by).sum()
+    out["auth_failures"] = weight.where(failed, 0).groupby(by).sum()
     out["auth_failure_share"] = out["auth_failures"] / n
-    out["auth_invalid_user_share"] = (df["UserValid"] == 0).groupby(by).sum() / n
+    out["auth_invalid_user_share"] = weight.where(df["UserValid"] == 0, 0).groupby(by).sum() / n
     out["auth_distinct_source_ips"] = _nunique_nonempty(df, keys, "SourceIP", "")
     failed_ips = df["SourceIP"].where(failed & (df["SourceIP"] != ""))
     out["auth_distinct_failed_ips"] = failed_ips.groupby(by).nunique()
@@ -256,8 +257,9 @@ def account_features(events: pd.DataFrame, start, end) -> pd.DataFrame:
     out["auth_distinct_hosts"] = _nunique_nonempty(df, keys, "Host", "")
     out["auth_distinct_methods"] = _nunique_nonempty(df, keys, "AuthMethod", "")
     hours = pd.to_datetime(df["EventTime"], utc=True).dt.hour
-    out["auth_night_share"] = (hours < 6).groupby(by).sum() / n
-    out["auth_peak_per_minute"] = timing["auth_peak_per_minute"]
+    out["auth_night_share"] = weight.where(hours < 6, 0).groupby(by).sum() / n
+    per_minute = weight.groupby([df["User"], df["_ms"] // 60_000]).sum()
+    out["auth_peak_per_minute"] = per_minute.groupby(level=0).max()
     out["auth_active_span_s"] = timing["auth_active_span_s"]
     return out.reset_index()
 

@@ -46,7 +46,7 @@ def test_list_shows_every_feature_and_its_entities():
     assert "all request entities" in result.output
     only = invoke("list", "--entity", "account", "--long")
     assert "auth_failure_share" in only.output and "path_entropy_bits" not in only.output
-    assert "countIf(Success = 0)" in only.output
+    assert "sumIf(Repeats, Success = 0)" in only.output
 
 
 def test_build_to_parquet_streams_the_same_rows(cli_store, tmp_path):

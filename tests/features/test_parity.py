@@ -101,6 +101,26 @@ def test_fixture_exercises_the_definitions(loaded):
     assert sorted(ja4["ip_rank"].tolist())[0] == 1
 
 
+def test_account_counts_weight_folded_syslog_lines(loaded):
+    """Rows folded by syslog ("message repeated 7 times", Repeats = 7) count 7 events."""
+    store, _, events = loaded
+    root = events[events["User"] == "root"]
+    assert len(root) == 6 and root["Repeats"].tolist().count(7) == 3
+    got = build_entity_features(store, "account", START, END).set_index("User").loc["root"]
+    assert got["auth_events"] == 7 + 7 + 7 + 1 + 1 + 3 == 26  # 6 rows
+    assert got["auth_failures"] == 25  # 5 rows
+    assert got["auth_failure_share"] == pytest.approx(25 / 26)
+    assert got["auth_invalid_user_share"] == 0.0
+    assert got["auth_night_share"] == pytest.approx(23 / 26)  # the 09:00 row stands for 3
+    assert got["auth_peak_per_minute"] == 14  # 04:00 holds two rows of 7
+    # distinct counts stay counts of values
+    assert got["auth_distinct_source_ips"] == 2 and got["auth_distinct_failed_ips"] == 2
+    assert got["auth_active_span_s"] == 300 * 60
+    # the brute-forced admin: 200 rows of one event each
+    admin = build_entity_features(store, "account", START, END).set_index("User").loc["admin"]
+    assert admin["auth_events"] == 200 and admin["auth_failures"] == 199
+
+
 def test_window_excludes_rows_outside(loaded):
     store, requests, _ = loaded
     start, end = T0 + pd.Timedelta(hours=4), T0 + pd.Timedelta(hours=5)

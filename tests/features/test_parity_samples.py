@@ -48,3 +48,14 @@ def test_samples_match_pandas_reference(samples, entity):
     ours = build_entity_features(store, entity, start, end)
     assert len(ours) > 10
     assert_parity(ours, _REFERENCE[entity], entity)
+
+
+def test_samples_without_repeats_load_with_the_default(samples):
+    """The committed auth sample has no ``Repeats`` column: every row gets the DEFAULT 1."""
+    import pyarrow.parquet as pq
+
+    store, _, events, _ = samples
+    assert "Repeats" not in pq.read_schema(SAMPLES_DIR / "auth_events.parquet").names
+    assert len(events) > 1000 and (events["Repeats"] == 1).all()
+    counts = store.query_df("SELECT count() AS rows, sum(Repeats) AS events FROM auth_events")
+    assert counts["rows"].iloc[0] == counts["events"].iloc[0] == len(events)

@@ -78,6 +78,15 @@ def test_account_series(loaded):
     got = entity_series(store, "account", "admin", T0, T0 + pd.Timedelta(days=1), "1h")
     assert got["events"].sum() == 200 and got["failures"].sum() == 199
     assert got.loc[got["events"] > 0, "bucket"].tolist() == [T0 + pd.Timedelta(hours=2)]
+    # syslog-folded rows ("message repeated 7 times", Repeats = 7) count 7 events
+    root = entity_series(store, "account", "root", T0, T0 + pd.Timedelta(days=1), "1h")
+    root = root.set_index("bucket")
+    assert (root["events"].sum(), root["failures"].sum(), root["successes"].sum()) == (26, 25, 1)
+    assert root.loc[T0 + pd.Timedelta(hours=4), ["events", "failures", "successes"]].tolist() == [
+        23, 22, 1,
+    ]  # fmt: skip
+    assert root.loc[T0 + pd.Timedelta(hours=9), "events"] == 3
+    assert root["distinct_source_ips"].sum() == 2
 
 
 def test_bucket_parsing_and_errors(loaded):

@@ -139,7 +139,8 @@ def make_requests(seed: int = 7) -> pd.DataFrame:
 
 
 def make_auth_events(seed: int = 11) -> pd.DataFrame:
-    """Return a few hundred ``auth_events`` rows: normal users, a brute-forced account."""
+    """Return a few hundred ``auth_events`` rows: normal users, a brute-forced account, and
+    an account whose failures syslog folded into ``message repeated N times`` rows."""
     rng = np.random.default_rng(seed)
     rows: list[dict] = []
     for u in range(25):
@@ -195,9 +196,36 @@ def make_auth_events(seed: int = 11) -> pd.DataFrame:
                 "Device": "",
             }
         )
+    # syslog-folded failures: "message repeated 7 times" lines are one row with Repeats = 7;
+    # (minute offset, repeats, success, source): 7 + 7 + 7 + 1 + 3 failures and one success
+    for minute, repeats, ok, ip in (
+        (0, 7, 0, "203.0.113.13"),
+        (0.5, 7, 0, "203.0.113.13"),
+        (1, 7, 0, "203.0.113.13"),
+        (2, 1, 0, "203.0.113.13"),
+        (3, 1, 1, "203.0.113.13"),
+        (300, 3, 0, "198.51.100.7"),
+    ):
+        rows.append(
+            {
+                "EventTime": T0 + pd.Timedelta(hours=4, minutes=minute),
+                "User": "root",
+                "UserValid": 1,
+                "Success": ok,
+                "EventType": "login_success" if ok else "login_failure",
+                "AuthMethod": "password",
+                "Host": "bastion",
+                "SourceIP": ip,
+                "SourceASN": 28573,
+                "SourceCountry": "BR",
+                "Device": "",
+                "Repeats": repeats,
+            }
+        )  # fmt: skip
     df = pd.DataFrame(rows)
     df["EventTime"] = pd.to_datetime(df["EventTime"]).dt.floor("ms")
     df.insert(0, "EventID", [f"e{i:06d}" for i in range(len(df))])
+    df["Repeats"] = df["Repeats"].fillna(1).astype("uint32")
     for col in ("UserValid", "Success"):
         df[col] = df[col].astype("uint8")
     df["SourceASN"] = df["SourceASN"].astype("uint32")

@@ -137,6 +137,21 @@ def test_real_auth_log_exact_counts(store, shared_data):
     assert by("SELECT SourceIP AS k, count() AS n FROM auth_events "
               "WHERE EventType = 'login_failure' AND AuthMethod = 'password'") == failed  # fmt: skip
     assert failed["24.151.103.17"] == 157
+    # a "message repeated N times: [ Failed password ... ]" line is one row with Repeats = N
+    attempts: Counter = Counter()
+    folded = 0
+    for line in lines:
+        m = re.search(r"\]: (?:message repeated (\d+) times: \[ ?)?"
+                      r"Failed password for .* from (\S+) port \d+ ssh2", line)  # fmt: skip
+        if m:
+            attempts[m[2]] += int(m[1] or 1)
+            folded += m[1] is not None
+    assert folded > 0 and sum(attempts.values()) > sum(failed.values()) + folded
+    assert by("SELECT SourceIP AS k, sum(Repeats) AS n FROM auth_events "
+              "WHERE EventType = 'login_failure' AND AuthMethod = 'password'") == attempts  # fmt: skip
+    events = sum(int(m[1]) if (m := re.search(r"\]: message repeated (\d+) times: \[", line)) else 1
+                 for line in lines)  # fmt: skip
+    assert by("SELECT 'x' AS k, sum(Repeats) AS n FROM auth_events WHERE 1")["x"] == events
     accepted = Counter(
         m[1] for line in lines if (m := re.search(r"Accepted \S+ for (\S+) from", line))
     )

@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from workbench.errors import InputError, InvalidIdentifier
@@ -257,12 +258,33 @@ def test_auth_log_event_types_and_fields():
     spoof = out[7]
     assert spoof["SourceIP"] == "7.7.7.7" and spoof["User"] == "x from 6.6.6.6 port 1 ssh2"
     assert out[8]["Raw"].endswith("ssh2]") and out[8]["SourceIP"] == "1.2.3.4"
+    # the folded line stands for 2 failed passwords, every other line for 1
+    assert [r["Repeats"] for r in out] == [1] * 8 + [2] + [1] * 7
+    assert rows.schema.field("Repeats").type == pa.uint32()
     assert out[12]["Service"] == "systemd-logind"
     assert out[13]["EventTime"] == ms(2017, 12, 31, 23, 59, 59)
     assert out[14]["EventTime"] == ms(2018, 1, 1, 0, 0, 1)  # the year rolls over
     assert out[15]["EventTime"] == ms(2024, 3, 27, 12, 9, 49, 500000)
     assert out[15]["User"] == "root" and out[15]["Host"] == "web2"
     assert all(r["Raw"] == line for r, (_, line) in zip(out, records, strict=False))
+
+
+def test_auth_log_repeats_are_clamped_to_the_column():
+    head = "Mar 27 13:09:44 web1 sshd[2]: "
+    failed = "Failed password for root from 1.2.3.4 port 4243 ssh2"
+    lines = [
+        f"{head}message repeated 22 times: [ {failed}]",
+        f"{head}message repeated 0 times: [ {failed}]",
+        f"{head}message repeated 0004294967295 times: [ {failed}]",
+        f"{head}message repeated 4294967296 times: [ {failed}]",
+        f"{head}message repeated {'9' * 5000} times: [ {failed}]",  # int() would refuse it
+        "Mar 27 13:09:45 web1 CRON[9]: message repeated 3 times: [ (root) CMD (true)]",
+        f"{head}{failed}",
+    ]
+    rows, rejects = parse_auth_log(enumerate(lines, 1), year=2017, file_id="f")
+    assert not rejects
+    assert rows.column("Repeats").to_pylist() == [22, 1, 2**32 - 1, 2**32 - 1, 2**32 - 1, 3, 1]
+    assert rows.column("EventType").to_pylist()[:5] == ["login_failure"] * 5
 
 
 # -- CSV with a mapping -----------------------------------------------------------------------

@@ -14,6 +14,9 @@ Conventions used in the descriptions:
   timestamps, sorted ascending, in seconds with millisecond precision; they exist only for
   entities with at least two requests, otherwise the gap features are NaN;
 * a *calendar minute* is ``toStartOfMinute`` of the UTC timestamp;
+* account *events* are ``auth_events`` rows weighted by ``Repeats``: syslog folds identical
+  lines into one ``message repeated N times: [ ... ]`` row with ``Repeats = N``, and counts
+  and shares of events count it N times (distinct counts are of values, unweighted);
 * *night* is 00:00 to 05:59 UTC;
 * the *browser family* of a user agent comes from the ordered regexes in
   :data:`UA_FAMILY_PATTERNS` (first match wins, ``other`` when none matches, including the
@@ -340,6 +343,10 @@ HELPERS: dict[str, str] = {
     "_ja4_family": "transform(JA4, _ja4_majority.1, _ja4_majority.2, toUInt8(0))",
     # accounts
     "_auth_ts_ms": "arraySort(groupArray(toUnixTimestamp64Milli(EventTime)))",
+    # (calendar minutes, events in each): rows weighted by Repeats
+    "_auth_minute_events": (
+        "sumMap([intDiv(toUnixTimestamp64Milli(EventTime), 60000)], [toUInt64(Repeats)])"
+    ),
 }
 
 _ALL_REQ = REQUEST_KINDS
@@ -460,12 +467,16 @@ _FEATURES: tuple[Feature, ...] = (
     _f("volume_quantile", _FINGERPRINTS, "cume_dist() OVER (ORDER BY count())", "quantile",
        "Request-volume quantile: share of fingerprints with at most this many requests."),
     # ---- accounts (auth_events) -----------------------------------------------------------
-    _f("auth_events", _ACCOUNT, "count()", "events", "Authentication events in the window."),
-    _f("auth_failures", _ACCOUNT, "countIf(Success = 0)", "events", "Failed events (Success = 0)."),
-    _f("auth_failure_share", _ACCOUNT, "countIf(Success = 0) / count()", "share",
-       "Share of failed events."),
-    _f("auth_invalid_user_share", _ACCOUNT, "countIf(UserValid = 0) / count()", "share",
-       "Share of events naming a user that does not exist (UserValid = 0)."),
+    # counts of events weight each row by Repeats: syslog folds identical lines into one
+    # "message repeated N times" row (Repeats = N); distinct counts count values, not rows
+    _f("auth_events", _ACCOUNT, "sum(Repeats)", "events",
+       "Authentication events in the window (a folded syslog line counts Repeats times)."),
+    _f("auth_failures", _ACCOUNT, "sumIf(Repeats, Success = 0)", "events",
+       "Failed events (Success = 0), a folded syslog line counting Repeats times."),
+    _f("auth_failure_share", _ACCOUNT, "sumIf(Repeats, Success = 0) / sum(Repeats)", "share",
+       "Share of failed events (weighted by Repeats)."),
+    _f("auth_invalid_user_share", _ACCOUNT, "sumIf(Repeats, UserValid = 0) / sum(Repeats)", "share",
+       "Share of events naming a user that does not exist (UserValid = 0; weighted by Repeats)."),
     _f("auth_distinct_source_ips", _ACCOUNT, "uniqExactIf(SourceIP, SourceIP != '')", "count",
        "Distinct non-empty source IPs."),
     _f("auth_distinct_failed_ips", _ACCOUNT,
@@ -482,11 +493,12 @@ _FEATURES: tuple[Feature, ...] = (
        "Distinct non-empty hosts authenticated to."),
     _f("auth_distinct_methods", _ACCOUNT, "uniqExactIf(AuthMethod, AuthMethod != '')", "count",
        "Distinct non-empty authentication methods."),
-    _f("auth_night_share", _ACCOUNT, f"countIf(toHour(EventTime) < {NIGHT_END_HOUR}) / count()",
-       "share", "Share of events between 00:00 and 05:59 UTC."),
-    _f("auth_peak_per_minute", _ACCOUNT,
-       "toUInt64(arrayMax(arrayEnumerateUniq(arrayMap(t -> intDiv(t, 60000), _auth_ts_ms))))",
-       "events", "Most events in any one calendar minute."),
+    _f("auth_night_share", _ACCOUNT,
+       f"sumIf(Repeats, toHour(EventTime) < {NIGHT_END_HOUR}) / sum(Repeats)", "share",
+       "Share of events between 00:00 and 05:59 UTC (weighted by Repeats)."),
+    _f("auth_peak_per_minute", _ACCOUNT, "toUInt64(arrayMax(_auth_minute_events.2))", "events",
+       "Most events in any one calendar minute (a folded syslog line counts Repeats times, "
+       "in the minute it was logged)."),
     _f("auth_active_span_s", _ACCOUNT, "(arrayMax(_auth_ts_ms) - arrayMin(_auth_ts_ms)) / 1000",
        "seconds", "Seconds from the first to the last event."),
 )  # fmt: skip

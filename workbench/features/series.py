@@ -38,9 +38,10 @@ _REQUEST_COUNTS = (
     ("distinct_ips", "uniqExact(ClientIP)"),
 )
 _ACCOUNT_COUNTS = (
-    ("events", "count()"),
-    ("failures", "countIf(Success = 0)"),
-    ("successes", "countIf(Success != 0)"),
+    # a folded syslog line ("message repeated N times") is one row with Repeats = N
+    ("events", "sum(Repeats)"),
+    ("failures", "sumIf(Repeats, Success = 0)"),
+    ("successes", "sumIf(Repeats, Success != 0)"),
     ("distinct_source_ips", "uniqExactIf(SourceIP, SourceIP != '')"),
 )
 
@@ -145,7 +146,9 @@ def entity_series(
         Key column(s) (unless ``value`` is None), ``bucket`` (UTC), then counts: for
         requests ``requests``, ``status_2xx`` ... ``status_5xx``, ``status_429``,
         ``distinct_paths``, ``distinct_ips``; for accounts ``events``, ``failures``,
-        ``successes``, ``distinct_source_ips``. Sorted by key and bucket.
+        ``successes``, ``distinct_source_ips``, where a folded syslog line
+        (``message repeated N times``, ``Repeats = N``) counts N events. Sorted by key and
+        bucket.
 
     Raises
     ------

@@ -25,7 +25,9 @@ Event types:
   an event logged on another line, are ``other`` (with user and address filled) so that
   counts of failures are not doubled.
 
-``message repeated N times: [ msg ]`` is parsed as ``msg`` (one row; ``Raw`` keeps the count).
+``message repeated N times: [ msg ]`` is parsed as ``msg``: one row, with ``Repeats = N`` (clamped
+to 1 ... 2**32 - 1; every other line has ``Repeats = 1``), so that counts of events weight rows
+by ``Repeats`` (``sum(Repeats)``), and ``Raw`` keeps the line as written.
 ``UserValid`` is 1 only where the line shows that the account exists. User names are matched
 greedily so that a name containing `` from 1.2.3.4 port 22`` cannot spoof the address.
 """
@@ -66,7 +68,9 @@ _ISO = re.compile(
     re.S,
 )
 _TAG = re.compile(r"(?P<tag>[^\s\[\]:]+)(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)", re.S)
-_REPEATED = re.compile(r"message repeated (\d+) times: \[ ?(?P<msg>.*?) ?\]", re.S)
+_REPEATED = re.compile(r"message repeated (?P<n>\d+) times: \[ ?(?P<msg>.*?) ?\]", re.S)
+#: Largest ``Repeats`` (``UInt32``).
+MAX_REPEATS = 2**32 - 1
 _IP_PORT = r"(?P<ip>\S+) port (?P<port>\d{1,5})"
 
 # sshd messages: (pattern, event type, success, user-valid rule)
@@ -107,7 +111,7 @@ _SUDO = re.compile(r"\s*(?P<user>\S+) : (?P<rest>.*)", re.S)
 
 COLUMNS = (
     "EventID", "EventTime", "Host", "Service", "EventType", "User", "UserValid", "Success",
-    "AuthMethod", "SourceIP", "SourcePort", "TargetUser", "Command", "Raw",
+    "AuthMethod", "SourceIP", "SourcePort", "TargetUser", "Command", "Raw", "Repeats",
 )  # fmt: skip
 _SCHEMA = pa.schema(
     [
@@ -115,7 +119,7 @@ _SCHEMA = pa.schema(
         ("Service", pa.string()), ("EventType", pa.string()), ("User", pa.string()),
         ("UserValid", pa.uint8()), ("Success", pa.uint8()), ("AuthMethod", pa.string()),
         ("SourceIP", pa.string()), ("SourcePort", pa.uint16()), ("TargetUser", pa.string()),
-        ("Command", pa.string()), ("Raw", pa.string()),
+        ("Command", pa.string()), ("Raw", pa.string()), ("Repeats", pa.uint32()),
     ]
 )  # fmt: skip
 
@@ -213,7 +217,7 @@ def _blank_event(when: int, host: str, service: str, raw: str) -> dict:
     return {
         "EventTime": when, "Host": host, "Service": service, "EventType": "other", "User": "",
         "UserValid": 0, "Success": 0, "AuthMethod": "", "SourceIP": "", "SourcePort": 0,
-        "TargetUser": "", "Command": "", "Raw": raw,
+        "TargetUser": "", "Command": "", "Raw": raw, "Repeats": 1,
     }  # fmt: skip
 
 
@@ -238,8 +242,17 @@ def _parse_line(text: str, clock: SyslogClock) -> tuple[dict, str | None]:
     repeated = _REPEATED.fullmatch(message)
     if repeated is not None:
         message = repeated["msg"]
+        event["Repeats"] = _repeats(repeated["n"])
     _classify(event, service, message)
     return event, None
+
+
+def _repeats(digits: str) -> int:
+    """Return the ``N`` of ``message repeated N times``, clamped to 1 ... :data:`MAX_REPEATS`."""
+    digits = digits.lstrip("0")
+    if len(digits) > len(str(MAX_REPEATS)):  # also keeps int() away from huge digit strings
+        return MAX_REPEATS
+    return max(1, min(int(digits or 0), MAX_REPEATS))
 
 
 def _classify(event: dict, service: str, message: str) -> None:

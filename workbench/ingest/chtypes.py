@@ -429,6 +429,10 @@ def _fast_path(values: pa.Array, ct: ColumnType) -> pa.Array | None:
 
 
 _COLUMN_LINE = re.compile(r"^\s+([A-Za-z_][A-Za-z0-9_]*)\s+(.+?),?\s*$", re.M)
+#: What may follow a column's type in DDL (``UInt32 DEFAULT 1``): not part of the type.
+_COLUMN_EXTRAS = re.compile(
+    r"\s+(?:DEFAULT|MATERIALIZED|EPHEMERAL|ALIAS|CODEC|TTL|COMMENT)\b.*", re.S
+)
 
 
 @functools.cache
@@ -458,5 +462,8 @@ def schema_columns(table: str) -> dict[str, str]:
     for ddl in load_tables():
         if ddl.name == table:
             body = ddl.sql[ddl.sql.index("(") + 1 : ddl.sql.rindex(")", 0, ddl.sql.index("ENGINE"))]
-            return {name: ch_type for name, ch_type in _COLUMN_LINE.findall(body)}
+            return {
+                name: _COLUMN_EXTRAS.sub("", ch_type)
+                for name, ch_type in _COLUMN_LINE.findall(body)
+            }
     raise InputError(f"no schema file defines table {table}")

@@ -74,7 +74,7 @@ SOURCES: dict[str, EntitySource] = {
         "account", "auth_events", "EventTime", "User",
         {"SourceIP": "same source IP address", "Device": "same device",
          "SourceASN": "same network (ASN)"},
-        ("EventTime", "EventType", "Success", "AuthMethod", "SourceIP", "SourceCountry",
+        ("EventTime", "EventType", "Success", "Repeats", "AuthMethod", "SourceIP", "SourceCountry",
          "Device", "Host", "TargetUser", "Command"),
         "events",
     ),

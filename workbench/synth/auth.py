@@ -70,8 +70,8 @@ EVENT_TYPES = (
 COLUMNS = (
     "EventID", "EventTime", "Host", "Service", "EventType", "User", "UserValid", "Success",
     "AuthMethod", "SourceIP", "SourcePort", "SourceASN", "SourceCountry", "Latitude",
-    "Longitude", "Device", "Department", "TargetUser", "Command", "Raw", "Source", "label",
-    "actor", "campaign",
+    "Longitude", "Device", "Department", "TargetUser", "Command", "Raw", "Repeats", "Source",
+    "label", "actor", "campaign",
 )  # fmt: skip
 #: Default first day, fixed so output never depends on today's date; the same window as the
 #: synthetic HTTP traffic (:mod:`workbench.synth.traffic`).
@@ -225,7 +225,7 @@ _SCHEMA = pa.schema(
         ("SourceASN", pa.uint32()), ("SourceCountry", pa.string()), ("Latitude", pa.float64()),
         ("Longitude", pa.float64()), ("Device", pa.string()), ("Department", pa.string()),
         ("TargetUser", pa.string()), ("Command", pa.string()), ("Raw", pa.string()),
-        ("Source", pa.string()), ("label", pa.string()), ("actor", pa.string()),
+        ("Repeats", pa.uint32()), ("Source", pa.string()), ("label", pa.string()), ("actor", pa.string()),
         ("campaign", pa.string()),
     ]
 )  # fmt: skip
@@ -271,6 +271,7 @@ def _table(c: dict[str, Any], pop: Population, first_day: pd.Timestamp, seed: in
         "Department": pc.if_else(known, lookup(tuple(DEPARTMENTS), pop.dept[who]), ""),
         "TargetUser": c["target"],
         "Command": c["command"],
+        "Repeats": pa.array(np.ones(n, np.uint32)),  # every synthetic row is one event
         "Source": lookup((source_of(seed),), np.zeros(n, np.int32)),
         "label": lookup(("normal", "attack"), attack.astype(np.int32)),
         "actor": c["actor"],

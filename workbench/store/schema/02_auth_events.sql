@@ -1,6 +1,8 @@
 -- Authentication events: sshd / sudo lines from auth logs and synthetic identity-provider logins.
 -- shard by: cityHash64(User)
 -- Ground truth for synthetic incidents in `label` (normal / attack), `actor` and `campaign`.
+-- `Repeats`: events the row stands for; syslog folds identical lines into
+-- "message repeated N times: [ ... ]", loaded as one row with Repeats = N (otherwise 1).
 CREATE TABLE IF NOT EXISTS auth_events
 (
     EventID        String,
@@ -23,6 +25,7 @@ CREATE TABLE IF NOT EXISTS auth_events
     TargetUser     String,
     Command        String,
     Raw            String,
+    Repeats        UInt32 DEFAULT 1,
     Source         String,
     label          LowCardinality(String),
     actor          LowCardinality(String),

@@ -12,6 +12,7 @@ SELECT
     User,
     EventType,
     Success,
+    Repeats,
     UserValid,
     AuthMethod,
     SourceIP,
