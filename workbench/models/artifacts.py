@@ -46,6 +46,8 @@ METRICS_FILE = "metrics.json"
 CARD_FILE = "card.json"
 RESERVED = (WEIGHTS_FILE, CONFIG_FILE, FEATURES_FILE, METRICS_FILE, CARD_FILE)
 CARD_FORMAT = 1
+#: Hex digits of the content hash that name a model version (``scores.Version``, reports).
+VERSION_CHARS = 12
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _GENERATED = ("files", "content_hash", "format")
 
@@ -77,6 +79,39 @@ class ModelArtifact:
     def __iter__(self) -> Iterator[Any]:
         """Yield weights, config, features, metrics and card (tuple unpacking)."""
         return iter((self.weights, self.config, self.features, self.metrics, self.card))
+
+
+def model_version(card: Mapping[str, Any]) -> str:
+    """Return a model's version: the first :data:`VERSION_CHARS` hex digits of its content hash.
+
+    Parameters
+    ----------
+    card : mapping
+        The model card (``card.json``).
+
+    Returns
+    -------
+    str
+        What ``scores.Version`` holds for the model (``""`` for a card without a hash).
+    """
+    return str(card.get("content_hash", ""))[:VERSION_CHARS]
+
+
+def model_tag(card: Mapping[str, Any], default_name: str) -> str:
+    """Return ``name@version`` of a model, as reports show it.
+
+    Parameters
+    ----------
+    card : mapping
+        The model card.
+    default_name : str
+        The name when the card has none (usually the folder's).
+
+    Returns
+    -------
+    str
+    """
+    return f"{card.get('name', default_name)}@{model_version(card)}"
 
 
 def git_commit(repo: Path = PROJECT_DIR) -> dict[str, Any]:

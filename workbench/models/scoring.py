@@ -33,13 +33,12 @@ from tqdm.auto import tqdm
 from workbench.errors import InputError
 from workbench.features import resolve_entity, stream_entity_features
 from workbench.features.entity import window_parameters
-from workbench.models.artifacts import ModelArtifact, load_model
+from workbench.models.artifacts import ModelArtifact, load_model, model_version
 from workbench.store.base import Store
 from workbench.store.identifiers import check_identifier
 
 #: Requests (or entities) per batch unless asked otherwise.
 DEFAULT_BATCH_ROWS = 50_000
-VERSION_CHARS = 12
 #: ``http_requests`` columns the CNN reads.
 REQUEST_COLUMNS = (
     "RayID",
@@ -120,7 +119,7 @@ class _Scorer:
         self.artifact: ModelArtifact = artifact
         self.kind = str(artifact.config.get("kind"))
         self.model_name = str(artifact.card.get("name") or folder.name)
-        self.version = str(artifact.card["content_hash"])[:VERSION_CHARS]
+        self.version = model_version(artifact.card)
         if self.kind == "charcnn":
             from workbench.models.charcnn_classifier import CharCNNClassifier
 

@@ -48,14 +48,14 @@ def resolve_model(value: str | None, version: str | None) -> tuple[str | None, s
     folder = Path(value)
     if not folder.is_dir():
         return value, version
-    from workbench.models.artifacts import verify_model
+    from workbench.models.artifacts import model_version, verify_model
 
     card = verify_model(folder)
     name = card.get("name")
     if not isinstance(name, str) or not name:
         raise InputError(f"the model card in {folder} has no name")
     if version is None:
-        version = str(card.get("version") or card["content_hash"][:12])
+        version = str(card.get("version") or model_version(card))
     return name, version
 
 

@@ -89,6 +89,7 @@ def request_heatmaps(text_model: str | Path, requests: pd.DataFrame, n: int = 3)
     """
     from workbench.explain import explain_cnn, text_row
     from workbench.models import CharCNNClassifier, load_model
+    from workbench.models.artifacts import model_tag
 
     if not 0 <= int(n) <= MAX_HEATMAPS:
         raise InputError(f"heatmaps must be between 0 and {MAX_HEATMAPS}, got {n}")
@@ -99,12 +100,12 @@ def request_heatmaps(text_model: str | Path, requests: pd.DataFrame, n: int = 3)
     if not folder.is_dir():
         raise InputError(f"text model folder {folder} does not exist")
     artifact = load_model(folder)
-    card, kind = artifact.card, artifact.config.get("kind")
+    kind = artifact.config.get("kind")
     if kind != "charcnn":
         raise InputError(f"{folder} holds a {kind} model; text_model needs a char-CNN")
     model = CharCNNClassifier.from_state(artifact.weights, artifact.config, artifact.features)
     head = "bot" if "bot" in model.heads_ else model.head
-    name = f"{card.get('name', folder.name)}@{str(card.get('content_hash', ''))[:12]}"
+    name = model_tag(artifact.card, folder.name)
     if requests.empty or int(n) == 0:
         return RequestHeatmaps(model=name, head=head, note="No requests to explain.")
     rows = requests.head(int(n)).reset_index(drop=True)

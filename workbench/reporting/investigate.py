@@ -245,6 +245,7 @@ def _percentiles(population: pd.DataFrame, key: str, entity: str, unit: str) -> 
 def _score(model_path: str, kind: str, population: pd.DataFrame, key: str, entity: str):
     from workbench.explain import entity_waterfall, explain_tabular
     from workbench.models import load_entity_model
+    from workbench.models.artifacts import model_tag
 
     if not str(model_path).strip():
         if kind == "account":
@@ -269,9 +270,8 @@ def _score(model_path: str, kind: str, population: pd.DataFrame, key: str, entit
     scores = model.score_1_99(X)
     at = int(np.flatnonzero(population[key].astype(str).to_numpy() == entity)[0])
     probability = float(model.predict_bad_proba(X.iloc[[at]])[0])
-    name = artifact.card.get("name", path.name)
     score = {
-        "model": f"{name}@{str(artifact.card.get('content_hash', ''))[:12]}",
+        "model": model_tag(artifact.card, path.name),
         "probability": probability,
         "score": int(scores[at]),
         "score_share_below": float(np.mean(scores <= scores[at])),

@@ -490,6 +490,7 @@ def model_report(
         When a model file changed since it was saved.
     """
     from workbench.explain import global_importance
+    from workbench.models.artifacts import model_tag
 
     fitted, artifact = _load(model)
     before = None
@@ -542,9 +543,8 @@ def model_report(
             **{f"al_pr_auc_{name}": v for name, v in head["pr_auc_at_budget"].items()},
         )
     window = artifact.card.get("data_window", {})
-    name = artifact.card.get("name", Path(model).name)
     record_context(
-        model_version=f"{name}@{str(artifact.card.get('content_hash', ''))[:12]}",
+        model_version=model_tag(artifact.card, Path(model).name),
         data_first=window.get("start"),
         data_last=window.get("end"),
     )
