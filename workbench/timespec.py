@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 import pandas as pd
 
@@ -109,6 +110,26 @@ def time_window(
     if first >= last:
         raise InputError(f"start ({format_time(first)}) must be before end ({format_time(last)})")
     return first, last
+
+
+def format_stamp(value: Any) -> str | None:
+    """Format a time read from the store with :func:`format_time`, or None when there is none.
+
+    ``min``/``max`` over no rows give the epoch (or a missing value); both mean "no time".
+
+    Parameters
+    ----------
+    value : datetime, pandas.Timestamp, numpy.datetime64 or None
+        The time (naive values are UTC).
+
+    Returns
+    -------
+    str or None
+    """
+    stamp = pd.Timestamp(value)
+    if pd.isna(stamp) or stamp.value <= 0:
+        return None
+    return format_time(stamp.to_pydatetime())
 
 
 def as_utc_times(column: pd.Series) -> pd.Series:

@@ -34,7 +34,7 @@ from workbench.reporting.entity_sources import (
 )
 from workbench.reporting.heatmaps import RequestHeatmaps, request_heatmaps
 from workbench.reporting.record import note_sensitive, record, record_context
-from workbench.reporting.sections import bucket_seconds_for
+from workbench.reporting.sections import bucket_label, bucket_seconds_for
 from workbench.store import Store
 from workbench.timespec import as_utc_times, format_time, time_window
 from workbench.viz import (
@@ -128,8 +128,7 @@ class Investigation:
 
     def timeline_figure(self) -> go.Figure:
         """Return the entity's activity over time, stacked by status class (or outcome)."""
-        minutes = self.bucket_seconds / 60
-        width = f"{minutes:g} min" if minutes < 60 else f"{minutes / 60:g} h"
+        width = bucket_label(self.bucket_seconds)
         if self.unit == "events":
             return volume_timeseries(self.timeline, series=("successes", "failures"),
                                      title=f"Authentication events per {width} (UTC)")  # fmt: skip

@@ -33,7 +33,7 @@ from workbench.reporting.access import report_store
 from workbench.reporting.record import record, record_context
 from workbench.store import Store
 from workbench.viz import SafeHTML, concat, html_table, importance_bar, key_value_table, paragraph
-from workbench.viz.figures import TEMPLATE, plot_label
+from workbench.viz.figures import plot_label, titled_layout
 
 if TYPE_CHECKING:
     from workbench.labels.experiment import LearningCurves
@@ -138,7 +138,7 @@ class ModelReport:
                                  line={"dash": "dot", "color": "#9e9e9e"}))  # fmt: skip
         fig.update_xaxes(title_text="false positive rate", range=[0, 1])
         fig.update_yaxes(title_text="true positive rate", range=[0, 1.02])
-        return _layout(fig, "ROC curve (test split)")
+        return titled_layout(fig, "ROC curve (test split)")
 
     def pr_figure(self) -> go.Figure | SafeHTML:
         """Return precision–recall curves of the model and the baseline on the test split."""
@@ -151,7 +151,7 @@ class ModelReport:
                                      line_color=color, line_shape="hv"))  # fmt: skip
         fig.update_xaxes(title_text="recall", range=[0, 1.02])
         fig.update_yaxes(title_text="precision", range=[0, 1.02])
-        return _layout(fig, "Precision-recall curve (test split)")
+        return titled_layout(fig, "Precision-recall curve (test split)")
 
     def calibration_figure(self) -> go.Figure:
         """Return the reliability curves stored in ``metrics.json`` (model and baseline)."""
@@ -170,7 +170,7 @@ class ModelReport:
                                  line={"dash": "dot", "color": "#9e9e9e"}))  # fmt: skip
         fig.update_xaxes(title_text="mean predicted probability (automated)", range=[0, 1])
         fig.update_yaxes(title_text="observed fraction automated", range=[0, 1.02])
-        return _layout(fig, "Calibration (reliability curve, test split)")
+        return titled_layout(fig, "Calibration (reliability curve, test split)")
 
     def confusion_figure(self) -> go.Figure:
         """Return the test confusion matrix at the flag threshold (score below 30)."""
@@ -185,7 +185,9 @@ class ModelReport:
                                    hovertemplate="%{y}, %{x}: %{z}<extra></extra>"))  # fmt: skip
         fig.update_yaxes(autorange="reversed", type="category")
         fig.update_xaxes(type="category")
-        return _layout(fig, f"Confusion matrix (threshold {self.model_test.get('threshold')})", 320)
+        return titled_layout(
+            fig, f"Confusion matrix (threshold {self.model_test.get('threshold')})", 320
+        )
 
     def actor_frame(self) -> pd.DataFrame:
         """Return recall and flag rate per actor for the model and the baseline."""
@@ -222,7 +224,7 @@ class ModelReport:
         fig.update_yaxes(autorange="reversed", type="category", automargin=True)
         fig.update_xaxes(title_text="recall (flag rate for humans)", range=[0, 1.02])
         fig.update_layout(barmode="group")
-        return _layout(fig, "Recall per actor (test split)", max(260, 80 + 40 * len(frame)))
+        return titled_layout(fig, "Recall per actor (test split)", max(260, 80 + 40 * len(frame)))
 
     def actor_table(self) -> SafeHTML:
         """Return recall and flag rate per actor as a table (escaped)."""
@@ -260,7 +262,9 @@ class ModelReport:
             return paragraph(f"No learning curves: {self.curves_note}", "wb-note")
         fig = self.curves.figure()
         fig.update_xaxes(title_text="labels (simulated analyst, ground truth)")
-        return _layout(fig, "Active learning: PR-AUC on held-out entities against labels", 420)
+        return titled_layout(
+            fig, "Active learning: PR-AUC on held-out entities against labels", 420
+        )
 
     def learning_curve_table(self) -> SafeHTML:
         """Return PR-AUC per strategy at each label count (mean over seeds), or a note."""
@@ -298,17 +302,6 @@ class ModelReport:
         if "p_baseline" in self.test.columns:
             curves.append(("p_baseline", "baseline", _BASE_COLOR))
         return curves
-
-
-def _layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
-    fig.update_layout(
-        title={"text": plot_label(title, None), "x": 0.0, "xanchor": "left"},
-        template=TEMPLATE,
-        height=height,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
-    )
-    return fig
 
 
 def _labels_text(labels: dict[str, Any]) -> str:

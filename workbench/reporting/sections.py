@@ -20,7 +20,7 @@ from workbench.errors import InputError
 from workbench.reporting.access import report_store
 from workbench.reporting.record import record, record_context
 from workbench.store import Store
-from workbench.timespec import as_utc_times, format_time, time_window
+from workbench.timespec import as_utc_times, format_stamp, format_time, time_window
 from workbench.viz import (
     SafeHTML,
     concat,
@@ -95,6 +95,22 @@ def bucket_seconds_for(start: dt.datetime, end: dt.datetime, max_buckets: int = 
     return _BUCKETS[-1]
 
 
+def bucket_label(seconds: int) -> str:
+    """Return a bucket width as a reader says it: ``5 min``, ``1 h``, ``24 h``.
+
+    Parameters
+    ----------
+    seconds : int
+        The width (:func:`bucket_seconds_for`).
+
+    Returns
+    -------
+    str
+    """
+    minutes = seconds / 60
+    return f"{minutes:g} min" if minutes < 60 else f"{minutes / 60:g} h"
+
+
 @dataclass
 class TrafficOverview:
     """A window of HTTP traffic: volume, top entities, bot scores, statuses, countries.
@@ -151,8 +167,7 @@ class TrafficOverview:
 
     def volume_figure(self) -> go.Figure:
         """Return requests over time, stacked by status class."""
-        minutes = self.bucket_seconds / 60
-        width = f"{minutes:g} min" if minutes < 60 else f"{minutes / 60:g} h"
+        width = bucket_label(self.bucket_seconds)
         return volume_timeseries(self.buckets, title=f"Requests per {width} (UTC)")
 
     def top_figure(self, column: str) -> go.Figure:
@@ -207,13 +222,6 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 6) if whole else None
 
 
-def _stamp(value: Any) -> str | None:
-    stamp = pd.Timestamp(value)
-    if pd.isna(stamp) or stamp.value <= 0:
-        return None
-    return format_time(stamp.to_pydatetime())
-
-
 def traffic_overview(
     start: str | dt.datetime = "-24h",
     end: str | dt.datetime = "now",
@@ -259,8 +267,8 @@ def traffic_overview(
     summary: dict[str, Any] = {
         k: int(v) for k, v in row.items() if k not in ("first_request", "last_request")
     }
-    summary["first_request"] = _stamp(row["first_request"]) if requests else None
-    summary["last_request"] = _stamp(row["last_request"]) if requests else None
+    summary["first_request"] = format_stamp(row["first_request"]) if requests else None
+    summary["last_request"] = format_stamp(row["last_request"]) if requests else None
     summary["likely_automated_share"] = _share(summary["likely_automated"], summary["scored"])
     summary["share_4xx"] = _share(summary["status_4xx"], requests)
     summary["share_5xx"] = _share(summary["status_5xx"], requests)

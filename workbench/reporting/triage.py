@@ -25,9 +25,9 @@ from workbench.detect.window import make_window
 from workbench.errors import InputError
 from workbench.reporting.access import report_store
 from workbench.reporting.record import note_sensitive, record, record_context
-from workbench.reporting.sections import bucket_seconds_for
+from workbench.reporting.sections import bucket_label, bucket_seconds_for
 from workbench.store import Store
-from workbench.timespec import as_utc_times, format_time, time_window
+from workbench.timespec import as_utc_times, format_stamp, format_time, time_window
 from workbench.viz import SafeHTML, concat, heading, html_table, key_value_table, paragraph
 from workbench.viz.figures import TEMPLATE, plot_label
 
@@ -178,7 +178,9 @@ class Triage:
                               "<extra>%{fullData.name}</extra>"))  # fmt: skip
         fig.update_layout(barmode="stack")
         fig.update_yaxes(title_text="alerts", dtick=_dtick(per.groupby("bucket")["alerts"].sum()))
-        return _layout(fig, f"Alerts per {_width(self.bucket_seconds)} by detector (UTC)", 380)
+        return _layout(
+            fig, f"Alerts per {bucket_label(self.bucket_seconds)} by detector (UTC)", 380
+        )
 
     def severity_figure(self) -> go.Figure | SafeHTML:
         """Return each detector's alerts, stacked by severity."""
@@ -273,23 +275,11 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _width(seconds: int) -> str:
-    minutes = seconds / 60
-    return f"{minutes:g} min" if minutes < 60 else f"{minutes / 60:g} h"
-
-
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
     fig.update_layout(title={"text": plot_label(title, None), "x": 0.0}, template=TEMPLATE,
                       height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10},
                       legend={"orientation": "h", "yanchor": "bottom", "y": 1.0})  # fmt: skip
     return fig
-
-
-def _stamp(value: Any) -> str | None:
-    stamp = pd.Timestamp(value)
-    if pd.isna(stamp) or stamp.value <= 0:
-        return None
-    return format_time(stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp)
 
 
 def _summary(store: Store, window: dict) -> dict[str, Any]:
@@ -301,8 +291,8 @@ def _summary(store: Store, window: dict) -> dict[str, Any]:
     alerts = int(row["alerts"])
     summary = {k: int(row[k]) for k in ("alerts", "suppressed", "repeats", "in_incidents",
                                         "unassigned")}  # fmt: skip
-    summary["first_alert"] = _stamp(row["first_alert"]) if alerts else None
-    summary["last_alert"] = _stamp(row["last_alert"]) if alerts else None
+    summary["first_alert"] = format_stamp(row["first_alert"]) if alerts else None
+    summary["last_alert"] = format_stamp(row["last_alert"]) if alerts else None
     return summary | {"incidents": sum(by.values()), "by_severity": by}
 
 

@@ -8,6 +8,7 @@ from workbench.viz.figures import (
     score_histogram,
     share_bar,
     status_mix,
+    titled_layout,
     top_bar,
     volume_timeseries,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "script_json",
     "share_bar",
     "status_mix",
+    "titled_layout",
     "top_bar",
     "truncate",
     "visible",

@@ -52,7 +52,23 @@ def plot_label(value: object, max_chars: int | None = 60) -> str:
     return html.escape(text, quote=False)
 
 
-def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+def titled_layout(fig: go.Figure, title: str, height: int = 380) -> go.Figure:
+    """Give a figure the reports' layout: title on the left, legend on top, slim margins.
+
+    Parameters
+    ----------
+    fig : plotly.graph_objects.Figure
+        Changed in place.
+    title : str
+        The title (shown as text, never as markup).
+    height : int, default 380
+        Pixels.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        ``fig``.
+    """
     fig.update_layout(
         title={"text": plot_label(title, None), "x": 0.0, "xanchor": "left"},
         template=TEMPLATE,
@@ -120,7 +136,7 @@ def volume_timeseries(
         )
     fig.update_xaxes(title_text="time (UTC)")
     fig.update_yaxes(title_text="requests")
-    return _layout(fig, title, 360)
+    return titled_layout(fig, title, 360)
 
 
 def top_bar(
@@ -174,7 +190,7 @@ def top_bar(
     )
     fig.update_yaxes(autorange="reversed", type="category", automargin=True)
     fig.update_xaxes(title_text=plot_label(value))
-    return _layout(fig, title, max(220, 60 + 26 * len(names)))
+    return titled_layout(fig, title, max(220, 60 + 26 * len(names)))
 
 
 def status_mix(statuses: pd.DataFrame, *, title: str = "Response status mix") -> go.Figure:
@@ -207,7 +223,7 @@ def status_mix(statuses: pd.DataFrame, *, title: str = "Response status mix") ->
         )
     fig.update_xaxes(type="category", title_text="status", categoryorder="category ascending")
     fig.update_yaxes(title_text="requests")
-    return _layout(fig, title, 320)
+    return titled_layout(fig, title, 320)
 
 
 def score_histogram(
@@ -254,7 +270,7 @@ def score_histogram(
     )
     fig.update_xaxes(type="category", title_text="bot score (1 = automated, 99 = human)")
     fig.update_yaxes(title_text="requests")
-    return _layout(fig, title, 320)
+    return titled_layout(fig, title, 320)
 
 
 def share_bar(
@@ -307,4 +323,4 @@ def share_bar(
     )
     fig.update_xaxes(type="category", title_text=plot_label(label))
     fig.update_yaxes(title_text=plot_label(value))
-    return _layout(fig, title, 340)
+    return titled_layout(fig, title, 340)
