@@ -10,7 +10,8 @@ import typer
 from typer.testing import CliRunner
 
 from workbench.errors import InputError, ModelIntegrityError
-from workbench.monitor.cli import DRIFT_EXIT_CODE, app, resolve_model
+from workbench.models.artifacts import resolve_model
+from workbench.monitor.cli import DRIFT_EXIT_CODE, app
 from workbench.synth import write_traffic
 
 runner = CliRunner()

@@ -359,3 +359,39 @@ def load_model(folder: str | Path) -> ModelArtifact:
         extra_files={k: v for k, v in contents.items() if k not in RESERVED},
         folder=folder,
     )
+
+
+def resolve_model(value: str | None, version: str | None) -> tuple[str | None, str | None]:
+    """Read a model reference: a model name as in the ``scores`` table, or a saved model folder.
+
+    Parameters
+    ----------
+    value : str or None
+        Model name, or the path of a model folder (its verified card gives the name, and
+        the version when ``version`` is not given: the card's ``version``, else the first
+        12 characters of its content hash).
+    version : str or None
+        Version, when given explicitly.
+
+    Returns
+    -------
+    tuple
+        ``(model, version)``.
+
+    Raises
+    ------
+    InputError
+        When the folder's card has no ``name``.
+    """
+    if not value:
+        return None, version
+    folder = Path(value)
+    if not folder.is_dir():
+        return value, version
+    card = verify_model(folder)
+    name = card.get("name")
+    if not isinstance(name, str) or not name:
+        raise InputError(f"the model card in {folder} has no name")
+    if version is None:
+        version = str(card.get("version") or model_version(card))
+    return name, version

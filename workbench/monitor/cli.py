@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from workbench.errors import InputError
+from workbench.models.artifacts import resolve_model
 from workbench.monitor.stats import SEVERITIES, Thresholds
 from workbench.terminal import Window, printable, show_table
 
@@ -19,44 +20,6 @@ app = typer.Typer(
 
 #: Exit status of ``drift`` and ``calibration`` when ``--fail-on`` is reached.
 DRIFT_EXIT_CODE = 10
-
-
-def resolve_model(value: str | None, version: str | None) -> tuple[str | None, str | None]:
-    """Read ``--model``: a model name as in the ``scores`` table, or a saved model folder.
-
-    Parameters
-    ----------
-    value : str or None
-        Model name, or the path of a model folder (its verified card gives the name, and
-        the version when ``version`` is not given: the card's ``version``, else the first
-        12 characters of its content hash).
-    version : str or None
-        Version, when given explicitly.
-
-    Returns
-    -------
-    tuple
-        ``(model, version)``.
-
-    Raises
-    ------
-    InputError
-        When the folder's card has no ``name``.
-    """
-    if not value:
-        return None, version
-    folder = Path(value)
-    if not folder.is_dir():
-        return value, version
-    from workbench.models.artifacts import model_version, verify_model
-
-    card = verify_model(folder)
-    name = card.get("name")
-    if not isinstance(name, str) or not name:
-        raise InputError(f"the model card in {folder} has no name")
-    if version is None:
-        version = str(card.get("version") or model_version(card))
-    return name, version
 
 
 def _fail(verdict: str, fail_on: str) -> None:

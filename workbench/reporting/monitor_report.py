@@ -304,7 +304,7 @@ def _counts(store: Store, entity: str, reference: Window, current: Window) -> pd
 
 
 def _resolve_model(model: str, score_windows: bool) -> tuple[str, str | None]:
-    from workbench.monitor.cli import resolve_model
+    from workbench.models.artifacts import resolve_model
 
     text = str(model).strip()
     folder = Path(text).expanduser()
