@@ -121,7 +121,9 @@ def run_demo() -> dict[str, Any]:
         lambda: _wb("train", "charcnn", "--head", "bot", *span, "--max-rows", "20000",
                     "--epochs", "2", "--out", str(cnn), "--overwrite"),
     )  # fmt: skip
-    _step("score every IP of the window", lambda: _wb("score", "--model", str(bot), *span))
+    for lo, hi in ((first, middle), (middle, last)):  # the monitor compares the two halves
+        _step(f"score every IP from {lo} to {hi}",
+              lambda lo=lo, hi=hi: _wb("score", "--model", str(bot), "--start", lo, "--end", hi))  # fmt: skip
     _step("score every request of the window", lambda: _wb("score", "--model", str(cnn), *span))
     worst = _worst_entity(first, last, "bot-ip")
     typer.echo(
@@ -137,8 +139,7 @@ def run_demo() -> dict[str, Any]:
                          f"end={last}", f"model={bot}", f"text_model={cnn}"]),
         ("triage", [f"start={auth_first}", f"end={auth_last}"]),
         ("monitor", [f"reference_start={first}", f"reference_end={middle}", f"start={middle}",
-                     f"end={last}", f"model={bot}", "score_windows=true",
-                     "truth=ground_truth"]),
+                     f"end={last}", f"model={bot}", "truth=ground_truth"]),
     ]  # fmt: skip
     for name, params in reports:
         argv = [arg for p in params for arg in ("-p", p)]
